@@ -1,0 +1,5 @@
+"""The ``jgnn`` console script."""
+
+from jgnn.cli._main import main as main
+
+__all__ = ["main"]
