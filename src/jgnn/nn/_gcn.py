@@ -14,7 +14,9 @@ import jraph
 from flax import nnx
 
 from jgnn.graph import num_nodes as _num_nodes
+from jgnn.message_passing import propagate
 from jgnn.ops import segment_sum
+from jgnn.sparse import SparseTensor
 
 __all__ = ["gcn_norm", "gcn_conv", "GCNConv"]
 
@@ -80,44 +82,71 @@ def gcn_norm(
 
 
 def gcn_conv(
-    graph: jraph.GraphsTuple,
+    graph: jraph.GraphsTuple | SparseTensor,
     x: jax.Array,
     kernel: jax.Array,
     bias: jax.Array | None = None,
 ) -> jax.Array:
-    """One GCN propagation over a graph already normalised by :func:`gcn_norm`.
+    """One GCN propagation over an already normalised graph: ``sum_j w_ji (x_j W) + b``.
 
     Args:
-      graph: normalised graph; ``edges`` holds the ``[E]`` edge weights.
+      graph: a GraphsTuple from :func:`gcn_norm` (``edges`` = ``[E]`` weights), or a
+        normalised ``SparseTensor`` ``adj_t`` (e.g. ``jgnn.sparse.gcn_norm(adj_t)``), which takes
+        the fused sparse-product path.
       x: node features ``[N, F_in]``.
       kernel: ``[F_in, F_out]``.
       bias: optional ``[F_out]``.
 
     Returns:
-      ``[N, F_out]`` = ``sum_j w_ji (x_j W) + b``.
+      ``[N, F_out]``.
     """
-    if graph.edges is None:
-        raise ValueError("gcn_conv needs a graph from gcn_norm (edges = normalised weights)")
-    n = x.shape[0]
     h = x @ kernel
-    out = segment_sum(h[graph.senders] * graph.edges[:, None].astype(h.dtype), graph.receivers, n)
-    if bias is not None:
-        out = out + bias
-    return out
+    if isinstance(graph, SparseTensor):
+        out = propagate(graph, h)
+    else:
+        if graph.edges is None:
+            raise ValueError("gcn_conv needs a graph from gcn_norm (edges = normalised weights)")
+        out = propagate(graph, h, edge_attr=graph.edges.astype(h.dtype))
+    return out if bias is None else out + bias
+
+
+def _gcn_conv_sparse(
+    adj_t: SparseTensor, x: jax.Array, kernel: jax.Array, bias: jax.Array | None, fill: float
+) -> jax.Array:
+    """GCN on an un-normalised ``adj_t`` without changing its pattern (jittable).
+
+    ``D^-1/2 (A + fill I) D^-1/2 H = D^-1/2 A D^-1/2 H + fill D^-1 H`` with ``D`` the row sums of
+    ``A`` plus ``fill``: the self loops are applied as a dense term instead of being inserted
+    into the sparse pattern, so the product stays one fused SpMM. Like the edge-list path, it
+    assumes ``adj_t`` holds no self loops.
+    """
+    row, col, value = adj_t.coo()
+    n = adj_t.sparse_sizes()[0]
+    w = jnp.ones(row.shape, x.dtype) if value is None else value.astype(x.dtype)
+    deg = segment_sum(w, row, n) + fill
+    inv_sqrt = jax.lax.rsqrt(deg)
+    h = x @ kernel
+    out = propagate(adj_t.set_value(inv_sqrt[row] * w * inv_sqrt[col]), h)
+    out = out + (fill * inv_sqrt * inv_sqrt)[:, None] * h
+    return out if bias is None else out + bias
 
 
 class GCNConv(nnx.Module):
     """Graph convolution layer (Kipf & Welling, 2017).
 
     Shapes:
-      - input: graph with ``N`` nodes and ``E`` edges, node features ``[N, in_features]``,
-        optional edge weights ``[E]``.
+      - input: a GraphsTuple (or a ``SparseTensor`` ``adj_t``) with ``N`` nodes and ``E``
+        edges, node features ``[N, in_features]``, optional edge weights ``[E]`` (in the
+        graph's edge order; the COO order for a SparseTensor).
       - output: ``[N, out_features]``.
 
     With ``normalize=True`` (default) the layer runs :func:`gcn_norm` on every call. For a fixed
     graph, normalise once outside (``gcn_norm(graph)``) and build the layer with
     ``normalize=False``: the graph's ``edges`` are then used as the edge weights, which is what
-    PyG's ``cached=True`` amounts to under ``jit``.
+    PyG's ``cached=True`` amounts to under ``jit``. A ``SparseTensor`` ``adj_t`` takes the fused
+    sparse-product path (no ``[E, F]`` messages); normalised on the fly, its self loops are
+    applied as a dense term so the pattern never changes and the layer stays jittable.
+    Both paths assume the input graph has no self loops (remove them first if it does).
 
     Args:
       in_features: input feature size.
@@ -152,19 +181,29 @@ class GCNConv(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype)) if use_bias else None
 
     def __call__(
-        self, graph: jraph.GraphsTuple, x: jax.Array, edge_weight: jax.Array | None = None
+        self,
+        graph: jraph.GraphsTuple | SparseTensor,
+        x: jax.Array,
+        edge_weight: jax.Array | None = None,
     ) -> jax.Array:
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(
                 f"GCNConv expects node features [N, {self.in_features}], got {tuple(x.shape)}"
             )
+        dtype = self.dtype or x.dtype
+        kernel = self.kernel[...].astype(dtype)
+        bias = None if self.bias is None else self.bias[...].astype(dtype)
+        x = x.astype(dtype)
+        if isinstance(graph, SparseTensor):
+            if edge_weight is not None:
+                graph = graph.set_value(edge_weight)
+            if self.normalize:
+                return _gcn_conv_sparse(graph, x, kernel, bias, 2.0 if self.improved else 1.0)
+            return gcn_conv(graph, x, kernel, bias)
         if self.normalize:
             graph = gcn_norm(graph, edge_weight, num_nodes=x.shape[0], improved=self.improved)
         elif edge_weight is not None:
             graph = graph._replace(edges=edge_weight)
         elif graph.edges is None:
-            graph = graph._replace(edges=jnp.ones(graph.senders.shape, jnp.float32))
-        dtype = self.dtype or x.dtype
-        kernel = self.kernel[...].astype(dtype)
-        bias = None if self.bias is None else self.bias[...].astype(dtype)
-        return gcn_conv(graph, x.astype(dtype), kernel, bias)
+            graph = graph._replace(edges=jnp.ones(graph.senders.shape, dtype))
+        return gcn_conv(graph, x, kernel, bias)
