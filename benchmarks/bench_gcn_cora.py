@@ -22,24 +22,25 @@ import numpy as np
 from flax import nnx
 
 from jgnn import datasets
-from jgnn.models import GCN
-from jgnn.nn import gcn_norm
+from jgnn.models import RECIPES, prepare_graph
 from jgnn.train import adam_l2, fit_node_classifier
 
 
 def run_jgnn(data, seed: int, epochs: int) -> dict:
+    recipe = RECIPES["gcn"]
     x = jnp.asarray(datasets.normalize_features(data.graph.nodes))
-    graph = gcn_norm(jax.tree.map(jnp.asarray, data.graph._replace(nodes=None)), num_nodes=len(x))
-    model = GCN(x.shape[1], 16, data.num_classes, dropout=0.5, normalize=False, rngs=nnx.Rngs(seed))
+    model = recipe.build(
+        x.shape[1], data.num_classes, recipe.hidden, recipe.dropout, nnx.Rngs(seed)
+    )
     result = fit_node_classifier(
         model,
-        graph,
+        prepare_graph(data.graph, len(x), recipe),
         x,
         data.labels,
         data.train_mask,
         data.val_mask,
         data.test_mask,
-        tx=adam_l2(0.01, 5e-4, decay_paths=["layers/0/"]),
+        tx=adam_l2(recipe.lr, recipe.weight_decay, decay_paths=recipe.decay_paths),
         epochs=epochs,
         progress=False,
     )

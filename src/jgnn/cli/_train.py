@@ -18,20 +18,23 @@ DATASETS = ("synthetic", "cora", "citeseer", "pubmed")
 
 
 def add_train_parser(sub: Any) -> None:
+    from jgnn.models import RECIPES
+
     p = sub.add_parser(
         "train",
         help="train a GNN for node classification",
-        description="Train a 2-layer GCN full-batch under jit (defaults: Kipf & Welling, 2017). "
-        "Without --dataset it uses the embedded synthetic graph, so it runs offline.",
+        description="Train a GNN full-batch under jit with its paper's Planetoid "
+        "hyper-parameters (override them with the flags). Without --dataset it uses the "
+        "embedded synthetic graph, so it runs offline.",
     )
     p.add_argument("--dataset", choices=DATASETS, default="synthetic")
     p.add_argument("--data-dir", default=None, help="directory holding the raw Planetoid files")
-    p.add_argument("--model", choices=("gcn",), default="gcn")
-    p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--hidden", type=int, default=16)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--model", choices=sorted(RECIPES), default="gcn")
+    p.add_argument("--epochs", type=int, default=None, help="default: the model's recipe")
+    p.add_argument("--hidden", type=int, default=None, help="default: the model's recipe")
+    p.add_argument("--lr", type=float, default=None, help="default: the model's recipe")
+    p.add_argument("--weight-decay", type=float, default=None, help="default: the recipe")
+    p.add_argument("--dropout", type=float, default=None, help="default: the model's recipe")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--offline", action="store_true", help="never download; fail if the files are missing"
@@ -55,45 +58,49 @@ def _write_json_atomic(path: str, payload: dict[str, Any]) -> None:
         raise
 
 
+def _pick(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
 def run_train(args: argparse.Namespace) -> int:
     from jgnn import datasets
-    from jgnn.models import GCN
-    from jgnn.nn import gcn_norm
+    from jgnn.models import RECIPES, prepare_graph
     from jgnn.train import adam_l2, fit_node_classifier
 
+    recipe = RECIPES[args.model]
     if args.dataset == "synthetic":
         data = datasets.load("synthetic", seed=args.seed)
     else:
         data = datasets.load(args.dataset, root=args.data_dir, download=not args.offline)
     x = data.graph.nodes
     if args.dataset != "synthetic":
-        x = datasets.normalize_features(x)  # PyG's NormalizeFeatures, as in the paper
-    graph = gcn_norm(jax.tree.map(jnp.asarray, data.graph._replace(nodes=None)), num_nodes=len(x))
-    model = GCN(
-        x.shape[1],
-        args.hidden,
-        data.num_classes,
-        dropout=args.dropout,
-        normalize=False,
-        rngs=nnx.Rngs(args.seed),
-    )
-    tx = adam_l2(args.lr, args.weight_decay, decay_paths=["layers/0/"])
+        x = datasets.normalize_features(x)  # PyG's NormalizeFeatures, as in the papers
+    hidden = _pick(args.hidden, recipe.hidden)
+    dropout = _pick(args.dropout, recipe.dropout)
+    lr = _pick(args.lr, recipe.lr)
+    weight_decay = _pick(args.weight_decay, recipe.weight_decay)
+    epochs = _pick(args.epochs, recipe.epochs)
+    model = recipe.build(x.shape[1], data.num_classes, hidden, dropout, nnx.Rngs(args.seed))
     result = fit_node_classifier(
         model,
-        graph,
+        prepare_graph(data.graph, len(x), recipe),
         jnp.asarray(x),
         data.labels,
         data.train_mask,
         data.val_mask,
         data.test_mask,
-        tx=tx,
-        epochs=args.epochs,
+        tx=adam_l2(lr, weight_decay, decay_paths=recipe.decay_paths),
+        epochs=epochs,
         progress=not args.no_progress,
     )
     metrics = {
         "dataset": data.name,
         "model": args.model,
         "seed": args.seed,
+        "hidden": hidden,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "dropout": dropout,
         "backend": jax.default_backend(),
         "jax_version": jax.__version__,
         **result.metrics,

@@ -1,5 +1,10 @@
-"""Ready-made GNN models."""
+"""Ready-made GNN models and the paper recipes used to train them."""
 
-from jgnn.models._gcn import GCN as GCN
+from jgnn.models._basic_gnn import GAT as GAT
+from jgnn.models._basic_gnn import GCN as GCN
+from jgnn.models._basic_gnn import BasicGNN as BasicGNN
+from jgnn.models._recipes import RECIPES as RECIPES
+from jgnn.models._recipes import Recipe as Recipe
+from jgnn.models._recipes import prepare_graph as prepare_graph
 
-__all__ = ["GCN"]
+__all__ = ["RECIPES", "BasicGNN", "GAT", "GCN", "Recipe", "prepare_graph"]
