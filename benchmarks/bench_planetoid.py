@@ -1,0 +1,173 @@
+"""Planetoid node classification: jgnn (`jgnn train`'s code path) vs PyG, side by side in one run.
+
+Both sides use the paper recipes of `jgnn.models.RECIPES` (GCN: Kipf & Welling; GAT: Veličković
+et al.), row-normalised features, and report test accuracy at the best validation epoch. Epoch
+time = one training step plus one evaluation pass, median over the epochs after the first (jgnn
+compiles ahead of time; its compile time is reported separately).
+
+Usage:
+  JGNN_DATA=../shared/data python benchmarks/bench_planetoid.py --models gcn gat \
+      --datasets cora citeseer --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jgnn import datasets
+from jgnn.models import RECIPES, prepare_graph
+from jgnn.train import adam_l2, fit_node_classifier
+
+
+def run_jgnn(model_name: str, data, x: np.ndarray, seed: int) -> dict:
+    recipe = RECIPES[model_name]
+    model = recipe.build(
+        x.shape[1], data.num_classes, recipe.hidden, recipe.dropout, nnx.Rngs(seed)
+    )
+    result = fit_node_classifier(
+        model,
+        prepare_graph(data.graph, len(x), recipe),
+        jnp.asarray(x),
+        data.labels,
+        data.train_mask,
+        data.val_mask,
+        data.test_mask,
+        tx=adam_l2(recipe.lr, recipe.weight_decay, decay_paths=recipe.decay_paths),
+        epochs=recipe.epochs,
+        progress=False,
+    )
+    return result.metrics
+
+
+def _pyg_model(model_name: str, in_features: int, num_classes: int):
+    import torch
+    import torch.nn.functional as F
+    from torch_geometric.nn import GATConv, GCNConv
+
+    recipe = RECIPES[model_name]
+    p = recipe.dropout
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            if model_name == "gcn":
+                self.conv1 = GCNConv(in_features, recipe.hidden, cached=True)
+                self.conv2 = GCNConv(recipe.hidden, num_classes, cached=True)
+                self.act = F.relu
+            else:
+                self.conv1 = GATConv(in_features, recipe.hidden // 8, heads=8, dropout=p)
+                self.conv2 = GATConv(recipe.hidden, num_classes, heads=1, concat=False, dropout=p)
+                self.act = F.elu
+
+        def forward(self, x, edge_index):
+            x = F.dropout(x, p=p, training=self.training)
+            x = self.act(self.conv1(x, edge_index))
+            x = F.dropout(x, p=p, training=self.training)
+            return self.conv2(x, edge_index)
+
+    model = Net()
+    if recipe.decay_paths:  # decay the first layer only, as in the GCN paper
+        groups = [
+            dict(params=model.conv1.parameters(), weight_decay=recipe.weight_decay),
+            dict(params=model.conv2.parameters(), weight_decay=0.0),
+        ]
+    else:
+        groups = [dict(params=model.parameters(), weight_decay=recipe.weight_decay)]
+    return model, torch.optim.Adam(groups, lr=recipe.lr)
+
+
+def run_pyg(model_name: str, data, x: np.ndarray, seed: int) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    xt = torch.from_numpy(np.array(x))
+    edge_index = torch.from_numpy(
+        np.stack([np.asarray(data.graph.senders), np.asarray(data.graph.receivers)]).astype(
+            np.int64
+        )
+    )
+    y = torch.from_numpy(np.asarray(data.labels).astype(np.int64))
+    masks = [
+        torch.from_numpy(np.array(m)) for m in (data.train_mask, data.val_mask, data.test_mask)
+    ]
+    model, opt = _pyg_model(model_name, x.shape[1], data.num_classes)
+    times, best_val, test_at_best = [], -1.0, 0.0
+    for _ in range(RECIPES[model_name].epochs):
+        t0 = time.perf_counter()
+        model.train()
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xt, edge_index)[masks[0]], y[masks[0]])
+        loss.backward()
+        opt.step()
+        model.eval()
+        with torch.no_grad():
+            pred = model(xt, edge_index).argmax(dim=-1)
+        accs = [float((pred[m] == y[m]).float().mean()) for m in masks]
+        times.append((time.perf_counter() - t0) * 1e3)
+        if accs[1] > best_val:
+            best_val, test_at_best = accs[1], accs[2]
+    return {
+        "test_accuracy": test_at_best,
+        "val_accuracy": best_val,
+        "epoch_time_ms": statistics.median(times[1:]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--models", nargs="+", default=["gcn", "gat"])
+    parser.add_argument("--datasets", nargs="+", default=["cora"])
+    parser.add_argument("--seeds", type=int, default=5)
+    args = parser.parse_args()
+    import torch
+    import torch_geometric
+
+    print(
+        f"# {datetime.date.today()}, {platform.machine()} {platform.processor()}, "
+        f"jax {jax.__version__} ({jax.default_backend()}), torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), torch_geometric {torch_geometric.__version__}, "
+        f"{args.seeds} seeds"
+    )
+    print(
+        "| dataset | model | library | test acc % (mean ± std) | median epoch ms | "
+        "epoch time vs PyG | compile s |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name in args.datasets:
+        data = datasets.load(name)
+        x = datasets.normalize_features(data.graph.nodes)
+        for model_name in args.models:
+            rows = {"jgnn": [], "PyG": []}
+            for seed in range(args.seeds):
+                rows["jgnn"].append(run_jgnn(model_name, data, x, seed))
+                rows["PyG"].append(run_pyg(model_name, data, x, seed))
+            pyg_ms = statistics.median(r["epoch_time_ms"] for r in rows["PyG"])
+            for lib, rs in rows.items():
+                accs = [r["test_accuracy"] * 100 for r in rs]
+                ms = statistics.median(r["epoch_time_ms"] for r in rs)
+                comp = (
+                    f"{statistics.median(r['compile_time_s'] for r in rs):.2f}"
+                    if lib == "jgnn"
+                    else "-"
+                )
+                print(
+                    f"| {name} | {model_name} | {lib} | {statistics.mean(accs):.2f} ± "
+                    f"{statistics.pstdev(accs):.2f} | {ms:.2f} | {ms / pyg_ms:.2f}x | {comp} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
