@@ -114,10 +114,14 @@ def fit_node_classifier(
         def loss_fn(model):
             logits = model(graph, x, deterministic=False)
             losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-            return jnp.sum(jnp.where(train, losses, 0.0)) / jnp.maximum(jnp.sum(train), 1)
+            count = jnp.maximum(jnp.sum(train.astype(losses.dtype)), 1.0)
+            return jnp.sum(jnp.where(train, losses, 0.0)) / count
 
         loss, grads = nnx.value_and_grad(loss_fn)(model)
-        optimizer.update(model, grads)
+        # optax's Adam mixes its int32 step count with float scalars; keep it working when the
+        # caller runs with jax_numpy_dtype_promotion="strict" (as jgnn's tests do).
+        with jax.numpy_dtype_promotion("standard"):
+            optimizer.update(model, grads)
         logits = model(graph, x, deterministic=True)
         record = {
             "loss": loss,

@@ -1,0 +1,244 @@
+"""Graph convolution of Morris et al., "Weisfeiler and Leman Go Neural: Higher-order Graph
+Neural Networks" (AAAI 2019): ``x'_i = W_root x_i + W_rel aggr_{j -> i}(e_ji x_j) + b``.
+
+The file also holds the small pieces the neighbourhood layers of :mod:`jgnn.nn` share
+(``SAGEConv``, ``GINConv``, ``GINEConv`` and ``EdgeConv`` import them): :func:`split_x` for
+``x`` or a bipartite pair ``(x_src, x_dst)``, :func:`check_x` for feature sizes,
+:func:`linear_params` to read an ``nnx.Linear`` in the compute dtype, and
+:func:`aggregate_linear`, which aggregates neighbours and projects them, projecting first when
+that is exact and cheaper.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import jraph
+from flax import nnx
+
+from jgnn.fn import MessageFunction
+from jgnn.message_passing import propagate
+from jgnn.sparse import SparseTensor
+
+__all__ = ["GraphConv", "graph_conv"]
+
+Graph = jraph.GraphsTuple | SparseTensor | jax.Array
+NodeFeatures = jax.Array | tuple[jax.Array, jax.Array]
+
+#: Aggregates that commute with a linear map of the features (project first when cheaper).
+_LINEAR_AGGREGATES = ("sum", "add", "mean")
+
+
+# --------------------------------------------------------------------------------------------
+# Shared helpers (also used by _sage.py, _gin.py and _edge_conv.py)
+# --------------------------------------------------------------------------------------------
+
+
+def split_x(x: NodeFeatures, fn: str) -> tuple[jax.Array, jax.Array, bool]:
+    """``(x_src, x_dst, bipartite)`` from ``x [N, F]`` or a pair ``(x_src, x_dst)``."""
+    if isinstance(x, tuple):
+        if len(x) != 2 or x[0] is None or x[1] is None:
+            raise ValueError(
+                f"{fn}: a tuple x must be the pair (x_src, x_dst) of arrays, got a "
+                f"{len(x)}-tuple with entries {[type(v).__name__ for v in x]}"
+            )
+        return jnp.asarray(x[0]), jnp.asarray(x[1]), True
+    x = jnp.asarray(x)
+    return x, x, False
+
+
+def as_pair(in_features: int | tuple[int, int]) -> tuple[int, int]:
+    """``(in_src, in_dst)`` from one size or a pair of sizes."""
+    if isinstance(in_features, tuple):
+        return in_features
+    return in_features, in_features
+
+
+def check_x(x_src: jax.Array, x_dst: jax.Array, in_features: tuple[int, int], layer: str) -> None:
+    """Raises unless ``x_src`` is ``[N_src, in_src]`` and ``x_dst`` is ``[N_dst, in_dst]``."""
+    for arr, size, what in ((x_src, in_features[0], "x_src"), (x_dst, in_features[1], "x_dst")):
+        if arr.ndim != 2 or arr.shape[1] != size:
+            name = "node features" if in_features[0] == in_features[1] else what
+            raise ValueError(f"{layer} expects {name} [N, {size}], got {tuple(arr.shape)}")
+
+
+def linear_params(lin: nnx.Linear | None, dtype: Any) -> tuple[jax.Array | None, jax.Array | None]:
+    """``(kernel [in, out], bias [out] | None)`` of an optional ``nnx.Linear`` in ``dtype``."""
+    if lin is None:
+        return None, None
+    bias = None if lin.bias is None else lin.bias[...].astype(dtype)
+    return lin.kernel[...].astype(dtype), bias
+
+
+def aggregate_linear(
+    graph: Graph,
+    x_src: jax.Array,
+    x_dst: jax.Array,
+    kernel: jax.Array,
+    *,
+    bipartite: bool,
+    aggregate: Any,
+    message: MessageFunction | None = None,
+    edge_weight: jax.Array | None = None,
+) -> jax.Array:
+    """``aggregate_{j -> i}(message(x_j)) @ kernel`` through :func:`propagate`.
+
+    For the linear aggregates (sum, mean) and a kernel that shrinks the features, the kernel
+    is applied to ``x_src`` before aggregation (``[N_src, out]`` messages instead of
+    ``[N_src, in]``); the result is the same up to rounding. ``message`` is ``None`` (``x_j``
+    times ``edge_weight`` when given, or a SparseTensor's stored values) or a builtin such as
+    ``jgnn.fn.copy_u`` (the values are ignored).
+    """
+    first = (
+        isinstance(aggregate, str)
+        and aggregate in _LINEAR_AGGREGATES
+        and kernel.shape[1] < kernel.shape[0]
+    )
+    h = x_src @ kernel if first else x_src
+    if edge_weight is None and message is None and isinstance(graph, SparseTensor):
+        edge_weight = graph.coo()[2]
+    if edge_weight is not None:
+        edge_weight = edge_weight.astype(h.dtype)
+    out = propagate(
+        graph,
+        (h, x_dst) if bipartite else h,
+        message=message,
+        aggregate=aggregate,
+        edge_attr=edge_weight,
+    )
+    return out if first else out @ kernel
+
+
+def check_aggregate(aggr: str, allowed: tuple[str, ...], layer: str) -> str:
+    """Returns ``aggr`` (``"add"`` read as ``"sum"``) or raises naming the allowed values."""
+    if not isinstance(aggr, str) or aggr not in allowed + ("add",):
+        raise ValueError(f"{layer}: aggr must be one of {allowed}, got {aggr!r}")
+    return "sum" if aggr == "add" else aggr
+
+
+# --------------------------------------------------------------------------------------------
+# GraphConv
+# --------------------------------------------------------------------------------------------
+
+_AGGREGATES = ("sum", "mean", "max")
+
+
+def graph_conv(
+    graph: Graph,
+    x: NodeFeatures,
+    kernel_rel: jax.Array,
+    kernel_root: jax.Array,
+    bias: jax.Array | None = None,
+    *,
+    edge_weight: jax.Array | None = None,
+    aggr: str = "sum",
+) -> jax.Array:
+    """One GraphConv layer as a pure function (see :class:`GraphConv` for the maths).
+
+    Args:
+      graph: a GraphsTuple, an edge index ``[2, E]`` or a SparseTensor ``adj_t`` (its stored
+        values, if any, are the edge weights unless ``edge_weight`` is given).
+      x: node features ``[N, F]``, or ``(x_src [N_src, F_src], x_dst [N_dst, F_dst])``.
+      kernel_rel: ``[F_src, F_out]`` applied to the aggregated neighbours.
+      kernel_root: ``[F_dst, F_out]`` applied to the node itself.
+      bias: optional ``[F_out]``.
+      edge_weight: optional ``[E]`` edge weights in the graph's edge order.
+      aggr: ``"sum"`` (alias ``"add"``), ``"mean"`` or ``"max"``.
+
+    Returns:
+      ``[N_dst, F_out]``.
+    """
+    aggr = check_aggregate(aggr, _AGGREGATES, "graph_conv")
+    x_src, x_dst, bipartite = split_x(x, "graph_conv")
+    out = aggregate_linear(
+        graph,
+        x_src,
+        x_dst,
+        kernel_rel,
+        bipartite=bipartite,
+        aggregate=aggr,
+        edge_weight=edge_weight,
+    )
+    out = out + x_dst @ kernel_root
+    return out if bias is None else out + bias
+
+
+class GraphConv(nnx.Module):
+    """Graph convolution of Morris et al. (AAAI 2019), the ``k = 1`` layer of the k-GNN.
+
+    ``x'_i = W_root x_i + W_rel aggr_{j in N(i)} e_ji x_j + b`` with edge weights ``e_ji``
+    (default 1) and ``aggr`` one of sum (the paper), mean or max, as in PyG's ``GraphConv``.
+    The bias belongs to ``lin_rel`` as in PyG. Departures from the paper: the choice of
+    aggregate and the edge weights (PyG's); for sum/mean with ``out_features < in_features``
+    the neighbours are projected before aggregation (exact up to rounding, cheaper).
+
+    A ``SparseTensor`` ``adj_t`` takes the fused sparse-product path for every ``aggr``; its
+    stored values are the edge weights (as in PyG) unless ``edge_weight`` is passed. On a
+    GraphsTuple, ``graph.edges`` is not read: pass edge weights explicitly.
+
+    Shapes:
+      - input: a GraphsTuple, edge index ``[2, E]`` or ``SparseTensor`` ``adj_t`` with ``E``
+        edges; node features ``[N, in_features]`` or ``([N_src, F_src], [N_dst, F_dst])``;
+        optional edge weights ``[E]`` (COO order for a SparseTensor).
+      - output: ``[N_dst, out_features]``.
+
+    Args:
+      in_features: input size, or ``(F_src, F_dst)`` for bipartite inputs.
+      out_features: output size.
+      aggr: ``"sum"`` (alias ``"add"``), ``"mean"`` or ``"max"``.
+      use_bias: learn an additive bias.
+      dtype: computation dtype (None: from the inputs).
+      param_dtype: parameter storage dtype.
+      rngs: random number generators for initialisation (keyword-only).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> conv = GraphConv(4, 2, aggr="mean", rngs=nnx.Rngs(0))
+      >>> conv(jnp.array([[0, 1], [1, 2]]), jnp.ones((3, 4))).shape
+      (3, 2)
+    """
+
+    def __init__(
+        self,
+        in_features: int | tuple[int, int],
+        out_features: int,
+        *,
+        aggr: str = "sum",
+        use_bias: bool = True,
+        dtype: jnp.dtype | None = None,
+        param_dtype: jnp.dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        self.aggr = check_aggregate(aggr, _AGGREGATES, "GraphConv")
+        self.in_features = as_pair(in_features)
+        self.out_features = out_features
+        self.dtype = dtype
+        in_src, in_dst = self.in_features
+        self.lin_rel = nnx.Linear(
+            in_src, out_features, use_bias=use_bias, param_dtype=param_dtype, rngs=rngs
+        )
+        self.lin_root = nnx.Linear(
+            in_dst, out_features, use_bias=False, param_dtype=param_dtype, rngs=rngs
+        )
+
+    def __call__(
+        self, graph: Graph, x: NodeFeatures, edge_weight: jax.Array | None = None
+    ) -> jax.Array:
+        x_src, x_dst, bipartite = split_x(x, "GraphConv")
+        check_x(x_src, x_dst, self.in_features, "GraphConv")
+        dtype = self.dtype or x_src.dtype
+        kernel_rel, bias = linear_params(self.lin_rel, dtype)
+        kernel_root, _ = linear_params(self.lin_root, dtype)
+        x_src, x_dst = x_src.astype(dtype), x_dst.astype(dtype)
+        return graph_conv(
+            graph,
+            (x_src, x_dst) if bipartite else x_src,
+            kernel_rel,
+            kernel_root,
+            bias,
+            edge_weight=edge_weight,
+            aggr=self.aggr,
+        )
