@@ -19,12 +19,11 @@ import statistics
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from jgnn import datasets
-from jgnn.models import RECIPES, prepare_graph
+from jgnn.models import RECIPES, prepare_features, prepare_graph
 from jgnn.train import adam_l2, fit_node_classifier
 
 
@@ -36,7 +35,7 @@ def run_jgnn(model_name: str, data, x: np.ndarray, seed: int) -> dict:
     result = fit_node_classifier(
         model,
         prepare_graph(data.graph, len(x), recipe),
-        jnp.asarray(x),
+        prepare_features(x, recipe),
         data.labels,
         data.train_mask,
         data.val_mask,
@@ -130,9 +129,18 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["gcn", "gat"])
     parser.add_argument("--datasets", nargs="+", default=["cora"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads (default: torch's own choice)",
+    )
     args = parser.parse_args()
     import torch
     import torch_geometric
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
     print(
         f"# {datetime.date.today()}, {platform.machine()} {platform.processor()}, "

@@ -102,3 +102,15 @@ def test_pyg_parity(improved, weighted):
     tw = None if w_ref is None else torch.from_numpy(w_ref)
     expect = ref(torch.from_numpy(np.array(x)), edge_index, tw).detach().numpy()
     assert_close(conv(graph, x, w), expect)
+
+
+def test_sparse_input_features_match_dense():
+    from jgnn.sparse import SparseTensor
+
+    graph, x, w = random_graph(seed=6, edge_dim=0)
+    x = jnp.where(x > 0.8, x, 0.0)  # mostly zeros, like bag-of-words features
+    conv = GCNConv(8, 4, rngs=nnx.Rngs(0))
+    xs = SparseTensor.from_dense(x)
+    assert_close(jax.jit(lambda g, x: conv(g, x, w))(graph, xs), conv(graph, x, w))
+    grad = lambda feats: nnx.grad(lambda m: jnp.sum(m(graph, feats, w) ** 2))(conv)
+    assert_close(grad(xs)["kernel"][...], grad(x)["kernel"][...])

@@ -9,7 +9,6 @@ import tempfile
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 __all__ = ["add_train_parser", "run_train"]
@@ -64,7 +63,7 @@ def _pick(value: Any, default: Any) -> Any:
 
 def run_train(args: argparse.Namespace) -> int:
     from jgnn import datasets
-    from jgnn.models import RECIPES, prepare_graph
+    from jgnn.models import RECIPES, prepare_features, prepare_graph
     from jgnn.train import adam_l2, fit_node_classifier
 
     recipe = RECIPES[args.model]
@@ -84,7 +83,7 @@ def run_train(args: argparse.Namespace) -> int:
     result = fit_node_classifier(
         model,
         prepare_graph(data.graph, len(x), recipe),
-        jnp.asarray(x),
+        prepare_features(x, recipe),
         data.labels,
         data.train_mask,
         data.val_mask,

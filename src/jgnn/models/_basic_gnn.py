@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jgnn.nn import BatchNorm, GATConv, GCNConv, LayerNorm
+from jgnn.sparse import SparseTensor
 
 __all__ = ["BasicGNN", "GCN", "GAT"]
 
@@ -106,12 +107,16 @@ class BasicGNN(nnx.Module):
     def apply_conv(self, conv: nnx.Module, graph: Any, x: jax.Array, deterministic: bool):
         return conv(graph, x)
 
-    def __call__(self, graph: Any, x: jax.Array, *, deterministic: bool = False) -> jax.Array:
+    def _drop(self, x: Any, deterministic: bool) -> Any:
+        if isinstance(x, SparseTensor):  # sparse input features: drop stored entries
+            values = x.value if x.has_value() else jnp.ones((x.nnz(),), jnp.float32)
+            return x.set_value(self.dropout(values, deterministic=deterministic))
+        return self.dropout(x, deterministic=deterministic)
+
+    def __call__(self, graph: Any, x: Any, *, deterministic: bool = False) -> jax.Array:
         xs = []
         for i, conv in enumerate(self.convs):
-            h = self.apply_conv(
-                conv, graph, self.dropout(x, deterministic=deterministic), deterministic
-            )
+            h = self.apply_conv(conv, graph, self._drop(x, deterministic), deterministic)
             if i < self.num_layers - 1 or self.jk:
                 if self.norms:
                     norm = self.norms[i]
@@ -121,7 +126,7 @@ class BasicGNN(nnx.Module):
                         else norm(h)
                     )
                 h = self.act(h)
-                if self.residual and h.shape == x.shape:
+                if self.residual and h.shape == tuple(x.shape):
                     h = h + x
             x = h
             xs.append(x)

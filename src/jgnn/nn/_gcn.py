@@ -93,7 +93,7 @@ def gcn_conv(
       graph: a GraphsTuple from :func:`gcn_norm` (``edges`` = ``[E]`` weights), or a
         normalised ``SparseTensor`` ``adj_t`` (e.g. ``jgnn.sparse.gcn_norm(adj_t)``), which takes
         the fused sparse-product path.
-      x: node features ``[N, F_in]``.
+      x: node features ``[N, F_in]``, dense or a ``SparseTensor``.
       kernel: ``[F_in, F_out]``.
       bias: optional ``[F_out]``.
 
@@ -120,12 +120,12 @@ def _gcn_conv_sparse(
     into the sparse pattern, so the product stays one fused SpMM. Like the edge-list path, it
     assumes ``adj_t`` holds no self loops.
     """
+    h = x @ kernel
     row, col, value = adj_t.coo()
     n = adj_t.sparse_sizes()[0]
-    w = jnp.ones(row.shape, x.dtype) if value is None else value.astype(x.dtype)
+    w = jnp.ones(row.shape, h.dtype) if value is None else value.astype(h.dtype)
     deg = segment_sum(w, row, n) + fill
     inv_sqrt = jax.lax.rsqrt(deg)
-    h = x @ kernel
     out = propagate(adj_t.set_value(inv_sqrt[row] * w * inv_sqrt[col]), h)
     out = out + (fill * inv_sqrt * inv_sqrt)[:, None] * h
     return out if bias is None else out + bias
@@ -147,6 +147,9 @@ class GCNConv(nnx.Module):
     sparse-product path (no ``[E, F]`` messages); normalised on the fly, its self loops are
     applied as a dense term so the pattern never changes and the layer stays jittable.
     Both paths assume the input graph has no self loops (remove them first if it does).
+    Node features may themselves be a ``SparseTensor`` ``[N, in_features]`` (bag-of-words
+    features such as Planetoid's are ~1% dense): ``x @ W`` is then a sparse product whose
+    gradient w.r.t. ``W`` uses the stored transpose.
 
     Args:
       in_features: input feature size.
@@ -183,17 +186,18 @@ class GCNConv(nnx.Module):
     def __call__(
         self,
         graph: jraph.GraphsTuple | SparseTensor,
-        x: jax.Array,
+        x: jax.Array | SparseTensor,
         edge_weight: jax.Array | None = None,
     ) -> jax.Array:
-        if x.ndim != 2 or x.shape[1] != self.in_features:
+        if len(x.shape) != 2 or x.shape[1] != self.in_features:
             raise ValueError(
                 f"GCNConv expects node features [N, {self.in_features}], got {tuple(x.shape)}"
             )
-        dtype = self.dtype or x.dtype
+        dtype = self.dtype or x.dtype or self.kernel[...].dtype
         kernel = self.kernel[...].astype(dtype)
         bias = None if self.bias is None else self.bias[...].astype(dtype)
-        x = x.astype(dtype)
+        if not isinstance(x, SparseTensor):
+            x = x.astype(dtype)
         if isinstance(graph, SparseTensor):
             if edge_weight is not None:
                 graph = graph.set_value(edge_weight)
