@@ -7,12 +7,18 @@ import pytest
 from flax import nnx
 from nn.layer_checks import (
     assert_close,
-    check_finite_grads,
+    check_attention_layer,
     check_jit_matches_eager,
-    check_padding_invariance,
-    check_permutation_equivariance,
+    check_pyg_bipartite_parity,
     check_sparse_path,
+    copy_linear,
+    jitted,
+    loops_with_mean_fill,
+    np64,
+    pyg_attention_outputs,
     random_graph,
+    softmax_aggregate,
+    to_torch,
 )
 
 from jgnn.nn import GATConv
@@ -20,64 +26,28 @@ from jgnn.nn._gat import add_attention_self_loops
 from jgnn.sparse import to_adj_t
 
 
-def _np(a):
-    return np.asarray(a, np.float64)
-
-
-def _loops_with_mean_fill(src, dst, ea, n):
-    """PyG's remove_self_loops + add_self_loops(fill_value="mean"), in NumPy."""
-    keep = src != dst
-    src, dst = src[keep], dst[keep]
-    loops = np.arange(n)
-    if ea is not None:
-        ea = ea[keep]
-        fill = np.zeros((n, ea.shape[1]))
-        cnt = np.zeros(n)
-        np.add.at(fill, dst, ea)
-        np.add.at(cnt, dst, 1.0)
-        ea = np.concatenate([ea, fill / np.maximum(cnt, 1.0)[:, None]])
-    return np.concatenate([src, loops]), np.concatenate([dst, loops]), ea
-
-
-def softmax_aggregate(src, dst, logits, values, n_dst):
-    """``out_i = sum_j softmax(logits over edges into i) * values[e]``, edge by edge."""
-    out = np.zeros((n_dst,) + values.shape[1:])
-    for i in range(n_dst):
-        idx = np.flatnonzero(dst == i)
-        if idx.size:
-            w = np.exp(logits[idx] - logits[idx].max(0))
-            w = w / w.sum(0)
-            out[i] = np.sum(w[..., None] * values[idx], axis=0)
-    return out
-
-
 def dense_gat(conv, graph, x, ea, loops=True):
     src, dst = np.asarray(graph.senders), np.asarray(graph.receivers)
-    x, n = _np(x), x.shape[0]
-    ea = None if ea is None or conv.lin_edge is None else _np(ea).reshape(len(src), -1)
+    x, n = np64(x), x.shape[0]
+    ea = None if ea is None or conv.lin_edge is None else np64(ea).reshape(len(src), -1)
     if loops:
-        src, dst, ea = _loops_with_mean_fill(src, dst, ea, n)
+        src, dst, ea = loops_with_mean_fill(src, dst, ea, n)
     heads, c = conv.heads, conv.out_features
-    h = (x @ _np(conv.lin.kernel[...])).reshape(n, heads, c)
-    logits = (h[src] * _np(conv.att_src[...])).sum(-1) + (h[dst] * _np(conv.att_dst[...])).sum(-1)
+    h = (x @ np64(conv.lin.kernel[...])).reshape(n, heads, c)
+    logits = (h[src] * np64(conv.att_src[...])).sum(-1) + (h[dst] * np64(conv.att_dst[...])).sum(-1)
     if ea is not None:
-        he = (ea @ _np(conv.lin_edge.kernel[...])).reshape(-1, heads, c)
-        logits = logits + (he * _np(conv.att_edge[...])).sum(-1)
+        he = (ea @ np64(conv.lin_edge.kernel[...])).reshape(-1, heads, c)
+        logits = logits + (he * np64(conv.att_edge[...])).sum(-1)
     logits = np.where(logits > 0, logits, conv.negative_slope * logits)
     out = softmax_aggregate(src, dst, logits, h[src], n)
     out = out.reshape(n, -1) if conv.concat else out.mean(1)
     if conv.res is not None:
-        out = out + x @ _np(conv.res.kernel[...])
-    return out + _np(conv.bias[...])
+        out = out + x @ np64(conv.res.kernel[...])
+    return out + np64(conv.bias[...])
 
 
 def _randomise_bias(conv, seed=1):
     conv.bias[...] = jax.random.normal(jax.random.key(seed), conv.bias[...].shape)
-
-
-def jitted(conv, **kw):
-    """``call(graph, x, edge_attr)`` compiled once per input structure (eager runs are slow)."""
-    return jax.jit(lambda g, x, ea: conv(g, x, ea, **kw))
 
 
 def test_jit_matches_eager():
@@ -126,10 +96,7 @@ def test_sparse_path_is_jittable_with_edge_features():
 def test_layer_invariances_and_grads():
     graph, x, ea = random_graph(seed=4, edge_dim=2)
     conv = GATConv(8, 4, heads=2, edge_dim=2, residual=True, rngs=nnx.Rngs(1))
-    call = jitted(conv)
-    check_padding_invariance(call, graph, x, ea)
-    check_permutation_equivariance(call, graph, x, ea)
-    check_finite_grads(nnx.jit(lambda m: jnp.sum(m(graph, x, ea) ** 2)), conv)
+    check_attention_layer(conv, graph, x, ea, dropout=False)
 
 
 def test_return_attention_rows_sum_to_one_and_existing_loops_get_zero():
@@ -180,10 +147,10 @@ def test_bipartite_matches_oracle():
     x_dst = jnp.asarray(rng.normal(size=(3, 4)), jnp.float32)
     conv = GATConv((6, 4), 2, heads=2, add_self_loops=False, rngs=nnx.Rngs(0))
     out = jitted(conv)(jnp.stack([src, dst]), (x_src, x_dst), None)
-    h_s = (_np(x_src) @ _np(conv.lin_src.kernel[...])).reshape(5, 2, 2)
-    h_d = (_np(x_dst) @ _np(conv.lin_dst.kernel[...])).reshape(3, 2, 2)
-    logits = (h_s[src] * _np(conv.att_src[...])).sum(-1)
-    logits = logits + (h_d[dst] * _np(conv.att_dst[...])).sum(-1)
+    h_s = (np64(x_src) @ np64(conv.lin_src.kernel[...])).reshape(5, 2, 2)
+    h_d = (np64(x_dst) @ np64(conv.lin_dst.kernel[...])).reshape(3, 2, 2)
+    logits = (h_s[src] * np64(conv.att_src[...])).sum(-1)
+    logits = logits + (h_d[dst] * np64(conv.att_dst[...])).sum(-1)
     logits = np.where(logits > 0, logits, 0.2 * logits)
     expect = softmax_aggregate(src, dst, logits, h_s[src], 3).reshape(3, 4)
     assert_close(out, expect)
@@ -240,26 +207,19 @@ def test_errors_name_shapes():
 # --------------------------------------------------------------------------------------------
 
 
-def _t(torch, a, transpose=False, unsqueeze=False):
-    a = np.asarray(a)
-    a = a.T if transpose else a
-    a = a[None] if unsqueeze else a
-    return torch.from_numpy(np.ascontiguousarray(a))
-
-
 def copy_gat_params(torch, conv, ref):
     """jgnn GATConv -> PyG GATConv: kernels transpose, attention vectors gain a leading 1."""
     with torch.no_grad():
         for name in ("lin", "lin_src", "lin_dst", "lin_edge", "res"):
             mine = getattr(conv, name)
             if mine is not None:
-                getattr(ref, name).weight.copy_(_t(torch, mine.kernel[...], transpose=True))
+                copy_linear(torch, getattr(ref, name), mine)
         for name in ("att_src", "att_dst", "att_edge"):
             mine = getattr(conv, name)
             if mine is not None:
-                getattr(ref, name).copy_(_t(torch, mine[...], unsqueeze=True))
+                getattr(ref, name).copy_(to_torch(torch, mine[...], unsqueeze=True))
         if conv.bias is not None:
-            ref.bias.copy_(_t(torch, conv.bias[...]))
+            ref.bias.copy_(to_torch(torch, conv.bias[...]))
 
 
 @pytest.mark.peers
@@ -280,28 +240,21 @@ def test_pyg_parity(heads, concat, edge_dim, residual, self_loops):
     _randomise_bias(conv)
     ref = tg.nn.GATConv(8, 5, **kw).eval()
     copy_gat_params(torch, conv, ref)
-    edge_index = torch.from_numpy(np.stack([graph.senders, graph.receivers]).astype(np.int64))
-    t_ea = None if ea is None else _t(torch, ea)
-    expect, (ref_ei, ref_alpha) = ref(_t(torch, x), edge_index, t_ea, return_attention_weights=True)
-    out, (ei, alpha) = jitted(conv, return_attention=True)(graph, x, ea)
-    assert_close(out, expect.detach().numpy())
+    (out, ei, alpha), (expect, ref_ei, ref_alpha) = pyg_attention_outputs(
+        torch, conv, ref, graph, x, ea
+    )
+    assert_close(out, expect)
     # PyG drops existing loops, jgnn masks them (alpha 0): compare the edges PyG kept.
     kept = np.concatenate([np.asarray(graph.senders != graph.receivers), np.ones(12, bool)])
-    assert_close(ei[:, kept], ref_ei.numpy())
-    assert_close(alpha[kept], ref_alpha.detach().numpy())
+    assert_close(ei[:, kept], ref_ei)
+    assert_close(alpha[kept], ref_alpha)
 
 
 @pytest.mark.peers
 def test_pyg_parity_bipartite():
     torch = pytest.importorskip("torch")
     tg = pytest.importorskip("torch_geometric")
-    rng = np.random.default_rng(12)
-    ei = np.stack([rng.integers(0, 6, 20), rng.integers(0, 4, 20)]).astype(np.int32)
-    x_src = jnp.asarray(rng.normal(size=(6, 5)), jnp.float32)
-    x_dst = jnp.asarray(rng.normal(size=(4, 3)), jnp.float32)
     conv = GATConv((5, 3), 4, heads=2, residual=True, rngs=nnx.Rngs(0))
     _randomise_bias(conv)
     ref = tg.nn.GATConv((5, 3), 4, heads=2, residual=True).eval()
-    copy_gat_params(torch, conv, ref)
-    expect = ref((_t(torch, x_src), _t(torch, x_dst)), torch.from_numpy(ei.astype(np.int64)))
-    assert_close(jitted(conv)(jnp.asarray(ei), (x_src, x_dst), None), expect.detach().numpy())
+    check_pyg_bipartite_parity(torch, conv, ref, copy_gat_params)

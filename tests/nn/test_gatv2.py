@@ -7,41 +7,43 @@ import pytest
 from flax import nnx
 from nn.layer_checks import (
     assert_close,
-    check_finite_grads,
+    check_attention_layer,
     check_jit_matches_eager,
-    check_padding_invariance,
-    check_permutation_equivariance,
+    check_pyg_bipartite_parity,
     check_sparse_path,
+    copy_linear,
+    dense_linear,
+    jitted,
+    loops_with_mean_fill,
+    np64,
+    pyg_attention_outputs,
+    random_bipartite,
     random_graph,
+    softmax_aggregate,
+    to_torch,
 )
-from nn.test_gat import _loops_with_mean_fill, _np, _t, jitted, softmax_aggregate
 
 from jgnn.nn import GATConv, GATv2Conv
-
-
-def _lin(layer, x):
-    out = _np(x) @ _np(layer.kernel[...])
-    return out if layer.bias is None else out + _np(layer.bias[...])
 
 
 def dense_gatv2(conv, graph, x, ea, loops=True):
     src, dst = np.asarray(graph.senders), np.asarray(graph.receivers)
     n, heads, c = x.shape[0], conv.heads, conv.out_features
-    ea = None if ea is None else _np(ea).reshape(len(src), -1)
+    ea = None if ea is None else np64(ea).reshape(len(src), -1)
     if loops:
-        src, dst, ea = _loops_with_mean_fill(src, dst, ea, n)
-    h_l = _lin(conv.lin_l, x).reshape(n, heads, c)
-    h_r = h_l if conv.lin_r is None else _lin(conv.lin_r, x).reshape(n, heads, c)
+        src, dst, ea = loops_with_mean_fill(src, dst, ea, n)
+    h_l = dense_linear(conv.lin_l, x).reshape(n, heads, c)
+    h_r = h_l if conv.lin_r is None else dense_linear(conv.lin_r, x).reshape(n, heads, c)
     z = h_l[src] + h_r[dst]
     if ea is not None:
-        z = z + (ea @ _np(conv.lin_edge.kernel[...])).reshape(-1, heads, c)
+        z = z + (ea @ np64(conv.lin_edge.kernel[...])).reshape(-1, heads, c)
     z = np.where(z > 0, z, conv.negative_slope * z)
-    logits = (z * _np(conv.att[...])).sum(-1)
+    logits = (z * np64(conv.att[...])).sum(-1)
     out = softmax_aggregate(src, dst, logits, h_l[src], n)
     out = out.reshape(n, -1) if conv.concat else out.mean(1)
     if conv.res is not None:
-        out = out + _np(x) @ _np(conv.res.kernel[...])
-    return out + _np(conv.bias[...])
+        out = out + np64(x) @ np64(conv.res.kernel[...])
+    return out + np64(conv.bias[...])
 
 
 def _randomise_biases(conv, seed=1):
@@ -98,19 +100,12 @@ def test_attention_is_dynamic_unlike_gat():
 def test_layer_invariances_grads_and_dropout():
     graph, x, ea = random_graph(seed=4, edge_dim=2)
     conv = GATv2Conv(8, 4, heads=2, edge_dim=2, residual=True, dropout=0.5, rngs=nnx.Rngs(1))
-    call = jitted(conv)
-    check_padding_invariance(call, graph, x, ea)
-    check_permutation_equivariance(call, graph, x, ea)
-    check_finite_grads(nnx.jit(lambda m: jnp.sum(m(graph, x, ea) ** 2)), conv)
-    train = nnx.jit(lambda m, g, x, ea: m(g, x, ea, deterministic=False))
-    assert not np.allclose(np.asarray(train(conv, graph, x, ea)), np.asarray(call(graph, x, ea)))
+    check_attention_layer(conv, graph, x, ea)
 
 
 def test_bipartite_and_errors():
-    rng = np.random.default_rng(5)
-    ei = jnp.asarray(np.stack([rng.integers(0, 5, 12), rng.integers(0, 3, 12)]), jnp.int32)
-    x_src = jnp.asarray(rng.normal(size=(5, 6)), jnp.float32)
-    x_dst = jnp.asarray(rng.normal(size=(3, 4)), jnp.float32)
+    ei, x_src, x_dst = random_bipartite(5, 5, 3, 12, 6, 4)
+    ei = jnp.asarray(ei)
     conv = GATv2Conv((6, 4), 2, heads=2, rngs=nnx.Rngs(0))
     assert jitted(conv)(ei, (x_src, x_dst), None).shape == (3, 4)
     with pytest.raises(ValueError, match="share_weights"):
@@ -126,12 +121,10 @@ def copy_gatv2_params(torch, conv, ref):
         for name, mine in pairs:
             if mine is None:
                 continue
-            getattr(ref, name).weight.copy_(_t(torch, mine.kernel[...], transpose=True))
-            if mine.bias is not None:
-                getattr(ref, name).bias.copy_(_t(torch, mine.bias[...]))
-        ref.att.copy_(_t(torch, conv.att[...], unsqueeze=True))
+            copy_linear(torch, getattr(ref, name), mine)
+        ref.att.copy_(to_torch(torch, conv.att[...], unsqueeze=True))
         if conv.bias is not None:
-            ref.bias.copy_(_t(torch, conv.bias[...]))
+            ref.bias.copy_(to_torch(torch, conv.bias[...]))
 
 
 @pytest.mark.peers
@@ -152,26 +145,17 @@ def test_pyg_parity(heads, concat, edge_dim, share, residual, self_loops):
     _randomise_biases(conv)
     ref = tg.nn.GATv2Conv(8, 5, **kw).eval()
     copy_gatv2_params(torch, conv, ref)
-    edge_index = torch.from_numpy(np.stack([graph.senders, graph.receivers]).astype(np.int64))
-    t_ea = None if ea is None else _t(torch, ea)
-    expect, (_, ref_alpha) = ref(_t(torch, x), edge_index, t_ea, return_attention_weights=True)
-    out, (_, alpha) = jitted(conv, return_attention=True)(graph, x, ea)
-    assert_close(out, expect.detach().numpy())
+    (out, _, alpha), (expect, _, ref_alpha) = pyg_attention_outputs(torch, conv, ref, graph, x, ea)
+    assert_close(out, expect)
     kept = np.concatenate([np.asarray(graph.senders != graph.receivers), np.ones(12, bool)])
-    assert_close(alpha[kept], ref_alpha.detach().numpy())
+    assert_close(alpha[kept], ref_alpha)
 
 
 @pytest.mark.peers
 def test_pyg_parity_bipartite():
     torch = pytest.importorskip("torch")
     tg = pytest.importorskip("torch_geometric")
-    rng = np.random.default_rng(12)
-    ei = np.stack([rng.integers(0, 6, 20), rng.integers(0, 4, 20)]).astype(np.int32)
-    x_src = jnp.asarray(rng.normal(size=(6, 5)), jnp.float32)
-    x_dst = jnp.asarray(rng.normal(size=(4, 3)), jnp.float32)
     conv = GATv2Conv((5, 3), 4, heads=2, rngs=nnx.Rngs(0))
     _randomise_biases(conv)
     ref = tg.nn.GATv2Conv((5, 3), 4, heads=2).eval()
-    copy_gatv2_params(torch, conv, ref)
-    expect = ref((_t(torch, x_src), _t(torch, x_dst)), torch.from_numpy(ei.astype(np.int64)))
-    assert_close(jitted(conv)(jnp.asarray(ei), (x_src, x_dst), None), expect.detach().numpy())
+    check_pyg_bipartite_parity(torch, conv, ref, copy_gatv2_params)

@@ -12,9 +12,11 @@ from nn.layer_checks import (
     check_padding_invariance,
     check_permutation_equivariance,
     check_sparse_path,
+    jitted,
+    np64,
     random_graph,
+    to_torch,
 )
-from nn.test_gat import _np, _t, jitted
 
 from jgnn.nn import GMMConv
 from jgnn.sparse import to_adj_t
@@ -23,8 +25,8 @@ from jgnn.sparse import to_adj_t
 def dense_gmm(conv, graph, x, ea):
     """Edge-by-edge MoNet with a mean (or sum/max) over each node's in-edges."""
     src, dst = np.asarray(graph.senders), np.asarray(graph.receivers)
-    x, u = _np(x), _np(ea).reshape(len(src), -1)
-    g, mu, sigma = _np(conv.g[...]), _np(conv.mu[...]), _np(conv.sigma[...])
+    x, u = np64(x), np64(ea).reshape(len(src), -1)
+    g, mu, sigma = np64(conv.g[...]), np64(conv.mu[...]), np64(conv.sigma[...])
     f, m, k = x.shape[1], conv.out_features, conv.kernel_size
     msgs = np.zeros((len(src), m))
     for e in range(len(src)):
@@ -41,8 +43,8 @@ def dense_gmm(conv, graph, x, ea):
             reduce = {"mean": np.mean, "sum": np.sum, "max": np.max}[conv.aggr]
             out[i] = reduce(msgs[idx], axis=0)
     if conv.root is not None:
-        out = out + x @ _np(conv.root.kernel[...])
-    return out if conv.bias is None else out + _np(conv.bias[...])
+        out = out + x @ np64(conv.root.kernel[...])
+    return out if conv.bias is None else out + np64(conv.bias[...])
 
 
 def _make(seed=0, **kw):
@@ -122,9 +124,9 @@ def copy_gmm_params(torch, conv, ref):
         for name in ("g", "mu", "sigma", "bias"):
             mine = getattr(conv, name)
             if mine is not None:
-                getattr(ref, name).copy_(_t(torch, mine[...]))
+                getattr(ref, name).copy_(to_torch(torch, mine[...]))
         if conv.root is not None:
-            ref.root.weight.copy_(_t(torch, conv.root.kernel[...], transpose=True))
+            ref.root.weight.copy_(to_torch(torch, conv.root.kernel[...], transpose=True))
 
 
 @pytest.mark.peers
@@ -139,5 +141,5 @@ def test_pyg_parity(cfg):
         ref.root = None  # PyG 2.8 never sets `root` when root_weight=False, then reads it
     copy_gmm_params(torch, conv, ref)
     edge_index = torch.from_numpy(np.stack([graph.senders, graph.receivers]).astype(np.int64))
-    expect = ref(_t(torch, x), edge_index, _t(torch, ea))
+    expect = ref(to_torch(torch, x), edge_index, to_torch(torch, ea))
     assert_close(jitted(conv)(graph, x, ea), expect.detach().numpy())

@@ -7,39 +7,39 @@ import pytest
 from flax import nnx
 from nn.layer_checks import (
     assert_close,
-    check_finite_grads,
+    check_attention_layer,
     check_jit_matches_eager,
-    check_padding_invariance,
-    check_permutation_equivariance,
+    check_pyg_bipartite_parity,
     check_sparse_path,
+    copy_linear,
+    dense_linear,
+    jitted,
+    np64,
+    pyg_attention_outputs,
+    random_bipartite,
     random_graph,
+    softmax_aggregate,
 )
-from nn.test_gat import _np, _t, jitted, softmax_aggregate
 
 from jgnn.nn import TransformerConv
-
-
-def _lin(layer, x):
-    out = _np(x) @ _np(layer.kernel[...])
-    return out if layer.bias is None else out + _np(layer.bias[...])
 
 
 def dense_transformer(conv, graph, x, ea):
     src, dst = np.asarray(graph.senders), np.asarray(graph.receivers)
     n, heads, c = x.shape[0], conv.heads, conv.out_features
-    q = _lin(conv.lin_query, x).reshape(n, heads, c)
-    k = _lin(conv.lin_key, x).reshape(n, heads, c)[src]
-    v = _lin(conv.lin_value, x).reshape(n, heads, c)[src]
+    q = dense_linear(conv.lin_query, x).reshape(n, heads, c)
+    k = dense_linear(conv.lin_key, x).reshape(n, heads, c)[src]
+    v = dense_linear(conv.lin_value, x).reshape(n, heads, c)[src]
     if conv.lin_edge is not None:
-        e = (_np(ea).reshape(len(src), -1) @ _np(conv.lin_edge.kernel[...])).reshape(-1, heads, c)
+        e = (np64(ea).reshape(len(src), -1) @ np64(conv.lin_edge.kernel[...])).reshape(-1, heads, c)
         k, v = k + e, v + e
     logits = (q[dst] * k).sum(-1) / np.sqrt(c)
     out = softmax_aggregate(src, dst, logits, v, n)
     out = out.reshape(n, -1) if conv.concat else out.mean(1)
     if conv.lin_skip is not None:
-        root = _lin(conv.lin_skip, x)
+        root = dense_linear(conv.lin_skip, x)
         if conv.lin_beta is not None:
-            z = np.concatenate([out, root, out - root], -1) @ _np(conv.lin_beta.kernel[...])
+            z = np.concatenate([out, root, out - root], -1) @ np64(conv.lin_beta.kernel[...])
             b = 1 / (1 + np.exp(-z))
             out = b * root + (1 - b) * out
         else:
@@ -94,19 +94,12 @@ def test_no_self_loops_isolated_node_gets_root_only():
 def test_layer_invariances_grads_and_dropout():
     graph, x, ea = random_graph(seed=4, edge_dim=2)
     conv = TransformerConv(8, 4, heads=2, beta=True, edge_dim=2, dropout=0.5, rngs=nnx.Rngs(1))
-    call = jitted(conv)
-    check_padding_invariance(call, graph, x, ea)
-    check_permutation_equivariance(call, graph, x, ea)
-    check_finite_grads(nnx.jit(lambda m: jnp.sum(m(graph, x, ea) ** 2)), conv)
-    train = nnx.jit(lambda m, g, x, ea: m(g, x, ea, deterministic=False))
-    assert not np.allclose(np.asarray(train(conv, graph, x, ea)), np.asarray(call(graph, x, ea)))
+    check_attention_layer(conv, graph, x, ea)
 
 
 def test_bipartite_and_errors():
-    rng = np.random.default_rng(5)
-    ei = jnp.asarray(np.stack([rng.integers(0, 5, 12), rng.integers(0, 3, 12)]), jnp.int32)
-    x_src = jnp.asarray(rng.normal(size=(5, 6)), jnp.float32)
-    x_dst = jnp.asarray(rng.normal(size=(3, 4)), jnp.float32)
+    ei, x_src, x_dst = random_bipartite(5, 5, 3, 12, 6, 4)
+    ei = jnp.asarray(ei)
     conv = TransformerConv((6, 4), 2, heads=2, rngs=nnx.Rngs(0))
     assert jitted(conv)(ei, (x_src, x_dst), None).shape == (3, 4)
     with pytest.raises(ValueError, match=r"\[N, 6\]"):
@@ -120,9 +113,7 @@ def copy_transformer_params(torch, conv, ref):
             mine = getattr(conv, name)
             if mine is None:
                 continue
-            getattr(ref, name).weight.copy_(_t(torch, mine.kernel[...], transpose=True))
-            if mine.bias is not None:
-                getattr(ref, name).bias.copy_(_t(torch, mine.bias[...]))
+            copy_linear(torch, getattr(ref, name), mine)
 
 
 @pytest.mark.peers
@@ -135,25 +126,16 @@ def test_pyg_parity(cfg):
     _randomise_biases(conv)
     ref = tg.nn.TransformerConv(8, 5, **cfg).eval()
     copy_transformer_params(torch, conv, ref)
-    edge_index = torch.from_numpy(np.stack([graph.senders, graph.receivers]).astype(np.int64))
-    t_ea = None if ea is None else _t(torch, ea)
-    expect, (_, ref_alpha) = ref(_t(torch, x), edge_index, t_ea, return_attention_weights=True)
-    out, (_, alpha) = jitted(conv, return_attention=True)(graph, x, ea)
-    assert_close(out, expect.detach().numpy())
-    assert_close(alpha, ref_alpha.detach().numpy())
+    (out, _, alpha), (expect, _, ref_alpha) = pyg_attention_outputs(torch, conv, ref, graph, x, ea)
+    assert_close(out, expect)
+    assert_close(alpha, ref_alpha)
 
 
 @pytest.mark.peers
 def test_pyg_parity_bipartite():
     torch = pytest.importorskip("torch")
     tg = pytest.importorskip("torch_geometric")
-    rng = np.random.default_rng(12)
-    ei = np.stack([rng.integers(0, 6, 20), rng.integers(0, 4, 20)]).astype(np.int32)
-    x_src = jnp.asarray(rng.normal(size=(6, 5)), jnp.float32)
-    x_dst = jnp.asarray(rng.normal(size=(4, 3)), jnp.float32)
     conv = TransformerConv((5, 3), 4, heads=2, beta=True, rngs=nnx.Rngs(0))
     _randomise_biases(conv)
     ref = tg.nn.TransformerConv((5, 3), 4, heads=2, beta=True).eval()
-    copy_transformer_params(torch, conv, ref)
-    expect = ref((_t(torch, x_src), _t(torch, x_dst)), torch.from_numpy(ei.astype(np.int64)))
-    assert_close(jitted(conv)(jnp.asarray(ei), (x_src, x_dst), None), expect.detach().numpy())
+    check_pyg_bipartite_parity(torch, conv, ref, copy_transformer_params)

@@ -3,8 +3,19 @@
 from jgnn.models._basic_gnn import GAT as GAT
 from jgnn.models._basic_gnn import GCN as GCN
 from jgnn.models._basic_gnn import BasicGNN as BasicGNN
+from jgnn.models._gcn2 import GCNII as GCNII
 from jgnn.models._recipes import RECIPES as RECIPES
 from jgnn.models._recipes import Recipe as Recipe
+from jgnn.models._recipes import prepare_features as prepare_features
 from jgnn.models._recipes import prepare_graph as prepare_graph
 
-__all__ = ["RECIPES", "BasicGNN", "GAT", "GCN", "Recipe", "prepare_graph"]
+__all__ = [
+    "RECIPES",
+    "BasicGNN",
+    "GAT",
+    "GCN",
+    "GCNII",
+    "Recipe",
+    "prepare_features",
+    "prepare_graph",
+]

@@ -12,6 +12,7 @@ import numpy as np
 from flax import nnx
 
 from jgnn.models._basic_gnn import GAT, GCN
+from jgnn.models._gcn2 import GCNII
 from jgnn.nn import gcn_norm
 from jgnn.sparse import SparseTensor
 
@@ -29,7 +30,7 @@ class Recipe:
         module is called as ``model(graph, x, deterministic=...)``.
       hidden: hidden size.
       lr: Adam learning rate.
-      weight_decay: L2 coefficient.
+      weight_decay: L2 coefficient, or a mapping from parameter-path prefix to coefficient.
       decay_paths: parameter-path prefixes that are decayed (None: all).
       dropout: dropout rate.
       epochs: full-batch training steps.
@@ -42,7 +43,7 @@ class Recipe:
     build: Callable[..., nnx.Module]
     hidden: int
     lr: float
-    weight_decay: float
+    weight_decay: float | dict[str, float]
     decay_paths: tuple[str, ...] | None
     dropout: float
     epochs: int
@@ -57,6 +58,19 @@ def _gcn(in_features, num_classes, hidden, dropout, rngs):
 
 def _gat(in_features, num_classes, hidden, dropout, rngs):
     return GAT(in_features, hidden, num_classes, heads=8, dropout=dropout, act=nnx.elu, rngs=rngs)
+
+
+def _gcn2(in_features, num_classes, hidden, dropout, rngs):
+    return GCNII(
+        in_features,
+        hidden,
+        num_classes,
+        num_layers=64,
+        alpha=0.1,
+        theta=0.5,
+        dropout=dropout,
+        rngs=rngs,
+    )
 
 
 RECIPES: dict[str, Recipe] = {
@@ -82,6 +96,17 @@ RECIPES: dict[str, Recipe] = {
         epochs=200,
         normalized_graph=False,
         paper="Veličković et al., ICLR 2018",
+    ),
+    "gcn2": Recipe(
+        build=_gcn2,
+        hidden=64,
+        lr=0.01,
+        weight_decay={"convs/": 0.01, "lins/": 5e-4},
+        decay_paths=None,
+        dropout=0.6,
+        epochs=1000,
+        normalized_graph=True,
+        paper="Chen et al., ICML 2020 (GCNII, 64 layers)",
     ),
 }
 

@@ -39,6 +39,8 @@ from jgnn.nn._pna import pna_conv as pna_conv
 from jgnn.nn._pool import global_add_pool as global_add_pool
 from jgnn.nn._pool import global_max_pool as global_max_pool
 from jgnn.nn._pool import global_mean_pool as global_mean_pool
+from jgnn.nn._rgcn import RGCNConv as RGCNConv
+from jgnn.nn._rgcn import rgcn_conv as rgcn_conv
 from jgnn.nn._sage import SAGEConv as SAGEConv
 from jgnn.nn._sage import sage_conv as sage_conv
 from jgnn.nn._sg import SGConv as SGConv
@@ -48,6 +50,8 @@ from jgnn.nn._transformer_conv import TransformerConv as TransformerConv
 from jgnn.nn._transformer_conv import transformer_conv as transformer_conv
 
 __all__ = [
+    "RGCNConv",
+    "rgcn_conv",
     "PNAConv",
     "degree_histogram",
     "degree_scaler_aggregate",

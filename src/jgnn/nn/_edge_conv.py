@@ -15,7 +15,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jgnn.message_passing import Edges, propagate
-from jgnn.nn._graph_conv import Graph, NodeFeatures, check_aggregate, split_x
+from jgnn.nn._common import Graph, NodeFeatures, split_x
+from jgnn.nn._graph_conv import check_aggregate
 
 __all__ = ["EdgeConv", "edge_conv"]
 

@@ -6,7 +6,10 @@
 The file also holds the pieces every attention layer of :mod:`jgnn.nn` shares (GATv2Conv and
 TransformerConv import them): :func:`add_attention_self_loops` (PyG's remove-then-add self
 loops, jittable) and :func:`attention_aggregate` (edge softmax, attention dropout, weighted sum
-of the source values, head merge). Attention cannot be one sparse-dense product (each edge's
+of the source values, head merge), plus the projection and constructor pieces they share
+(:func:`project_src_dst`, :func:`attention_output_params`, :func:`dropout_fn`); input
+splitting, feature checks and parameter reading are in :mod:`jgnn.nn._common`. Attention
+cannot be one sparse-dense product (each edge's
 weight depends on both endpoints), so a ``SparseTensor`` ``adj_t`` is read through its COO view
 and gives the same result as the edge list.
 """
@@ -22,37 +25,30 @@ import jraph
 from flax import nnx
 
 from jgnn.message_passing import propagate
+from jgnn.nn._common import (
+    Graph,
+    Linear,
+    NodeFeatures,
+    add_root_and_bias,
+    apply_linear,
+    as_pair,
+    kernel_of,
+    linear,
+    param_of,
+    prepare_x,
+    split_x,
+)
 from jgnn.ops import edge_softmax, gsddmm, segment_sum
 from jgnn.sparse import SparseTensor
 
 __all__ = ["GATConv", "add_attention_self_loops", "attention_aggregate", "gat_conv"]
 
-Graph = jraph.GraphsTuple | SparseTensor | jax.Array
-NodeFeatures = jax.Array | tuple[jax.Array, jax.Array]
 Dropout = Callable[[jax.Array], jax.Array]
 
 
 # --------------------------------------------------------------------------------------------
-# Shared helpers (also used by _gatv2.py and _transformer_conv.py)
+# Shared attention helpers (also used by _gatv2.py and _transformer_conv.py)
 # --------------------------------------------------------------------------------------------
-
-
-def split_x(x: NodeFeatures, fn: str) -> tuple[jax.Array, jax.Array, bool]:
-    """``(x_src, x_dst, bipartite)``; a pair is ``(x_src [N_src, F], x_dst [N_dst, F'])``."""
-    if isinstance(x, tuple):
-        if len(x) != 2 or x[0] is None or x[1] is None:
-            raise ValueError(
-                f"{fn}: a tuple x must be the pair (x_src, x_dst) of arrays, got {x!r}"
-            )
-        return jnp.asarray(x[0]), jnp.asarray(x[1]), True
-    x = jnp.asarray(x)
-    return x, x, False
-
-
-def check_features(x: jax.Array, size: int, what: str, layer: str) -> None:
-    """Raises unless ``x`` is ``[N, size]``."""
-    if x.ndim != 2 or x.shape[1] != size:
-        raise ValueError(f"{layer} expects {what} [N, {size}], got {tuple(x.shape)}")
 
 
 def endpoints(graph: Graph) -> tuple[jax.Array, jax.Array]:
@@ -265,6 +261,54 @@ def graph_with_loops(
     return as_attention_graph(graph), edge_attr, None
 
 
+def project_heads(x: jax.Array, lin: Linear, heads: int, channels: int) -> jax.Array:
+    """``x @ kernel (+ bias)`` reshaped to ``[N, heads, channels]``."""
+    return apply_linear(x, *lin).reshape(-1, heads, channels)
+
+
+def project_src_dst(
+    x_src: jax.Array,
+    x_dst: jax.Array,
+    lin_src: Linear,
+    lin_dst: Linear,
+    heads: int,
+    channels: int,
+) -> tuple[jax.Array, jax.Array]:
+    """``(h_src [N_src, H, C], h_dst [N_dst, H, C])``, projected once when the two sides are
+    the same array and the same ``(kernel, bias)`` object."""
+    h_src = project_heads(x_src, lin_src, heads, channels)
+    if x_dst is x_src and lin_dst is lin_src:
+        return h_src, h_src
+    return h_src, project_heads(x_dst, lin_dst, heads, channels)
+
+
+def attention_output_params(
+    in_dst: int,
+    heads: int,
+    out_features: int,
+    *,
+    concat: bool,
+    residual: bool,
+    bias: bool,
+    dropout: float,
+    param_dtype: Any,
+    rngs: nnx.Rngs,
+) -> tuple[nnx.Linear | None, nnx.Param | None, nnx.Dropout]:
+    """``(res, bias, dropout)`` of GATConv/GATv2Conv: the optional residual projection
+    ``[in_dst, H * C or C]``, the optional output bias (zeros) and the attention dropout."""
+    total = heads * out_features if concat else out_features
+    res = (
+        linear(in_dst, total, bias=False, param_dtype=param_dtype, rngs=rngs) if residual else None
+    )
+    b = nnx.Param(jnp.zeros((total,), param_dtype)) if bias else None
+    return res, b, nnx.Dropout(dropout, rngs=rngs)
+
+
+def dropout_fn(dropout: nnx.Dropout, deterministic: bool) -> Dropout | None:
+    """The attention-dropout function a module passes to its pure function (None: off)."""
+    return None if deterministic else lambda a: dropout(a, deterministic=False)
+
+
 # --------------------------------------------------------------------------------------------
 # GAT
 # --------------------------------------------------------------------------------------------
@@ -316,16 +360,16 @@ def gat_conv(
     x_src, x_dst, _ = split_x(x, "gat_conv")
     heads, channels = att_src.shape
     k_src, k_dst = lin if isinstance(lin, tuple) else (lin, lin)
-    h_src = (x_src @ k_src).reshape(-1, heads, channels)
-    if x_dst is x_src and k_dst is k_src:
-        h_dst = h_src
-    else:
-        h_dst = (x_dst @ k_dst).reshape(-1, heads, channels)
+    lin_src = (k_src, None)
+    lin_dst = lin_src if k_dst is k_src else (k_dst, None)
+    h_src, h_dst = project_src_dst(x_src, x_dst, lin_src, lin_dst, heads, channels)
     counts = (x_src.shape[0], x_dst.shape[0])
-    if lin_edge is None:
-        edge_attr = None
     g, edge_attr, mask = graph_with_loops(
-        graph, edge_attr, num_nodes=counts, add_self_loops=add_self_loops, fill_value=fill_value
+        graph,
+        None if lin_edge is None else edge_attr,
+        num_nodes=counts,
+        add_self_loops=add_self_loops,
+        fill_value=fill_value,
     )
     a_src = jnp.sum(h_src * att_src, axis=-1)
     a_dst = jnp.sum(h_dst * att_dst, axis=-1)
@@ -337,62 +381,13 @@ def gat_conv(
     out, alpha = attention_aggregate(
         g, logits, h_src, num_nodes=counts, edge_mask=mask, dropout=dropout, concat=concat
     )
-    if res is not None:
-        out = out + x_dst @ res
-    if bias is not None:
-        out = out + bias
+    out = add_root_and_bias(out, x_dst, res, bias)
     return attention_result(out, alpha, g, return_attention)
 
 
 def glorot(rngs: nnx.Rngs, shape: tuple[int, ...], dtype: Any) -> nnx.Param:
     """A Glorot-uniform parameter over the last two axes (PyG's ``glorot``)."""
     return nnx.Param(nnx.initializers.glorot_uniform()(rngs.params(), shape, dtype))
-
-
-def linear(
-    in_features: int,
-    out_features: int,
-    *,
-    bias: bool,
-    param_dtype: Any,
-    rngs: nnx.Rngs,
-    kernel_init: Any = None,
-) -> nnx.Linear:
-    """An ``nnx.Linear`` holding a ``[in, out]`` kernel (torch stores ``[out, in]``)."""
-    init = kernel_init or nnx.initializers.glorot_uniform()
-    return nnx.Linear(
-        in_features,
-        out_features,
-        use_bias=bias,
-        kernel_init=init,
-        param_dtype=param_dtype,
-        rngs=rngs,
-    )
-
-
-def kernel_of(layer: nnx.Linear | None, dtype: Any) -> jax.Array | None:
-    """The kernel of an optional ``nnx.Linear`` in ``dtype``."""
-    return None if layer is None else layer.kernel[...].astype(dtype)
-
-
-def linear_of(layer: nnx.Linear | None, dtype: Any) -> tuple[jax.Array, jax.Array | None] | None:
-    """``(kernel, bias | None)`` of an optional ``nnx.Linear`` in ``dtype``."""
-    if layer is None:
-        return None
-    bias = None if layer.bias is None else layer.bias[...].astype(dtype)
-    return layer.kernel[...].astype(dtype), bias
-
-
-def param_of(p: nnx.Param | None, dtype: Any) -> jax.Array | None:
-    """The value of an optional parameter in ``dtype``."""
-    return None if p is None else p[...].astype(dtype)
-
-
-def pair(in_features: int | tuple[int, int]) -> tuple[int, int]:
-    """``(in_src, in_dst)`` from an int or a pair."""
-    if isinstance(in_features, tuple):
-        return in_features
-    return in_features, in_features
 
 
 class GATConv(nnx.Module):
@@ -476,8 +471,7 @@ class GATConv(nnx.Module):
         self.fill_value = fill_value
         self.dtype = dtype
         hc = heads * out_features
-        total = hc if concat else out_features
-        in_src, in_dst = pair(in_features)
+        in_src, in_dst = as_pair(in_features)
         kw = dict(bias=False, param_dtype=param_dtype, rngs=rngs)
         if isinstance(in_features, tuple):
             self.lin = None
@@ -492,9 +486,17 @@ class GATConv(nnx.Module):
         self.att_edge = (
             None if edge_dim is None else glorot(rngs, (heads, out_features), param_dtype)
         )
-        self.res = linear(in_dst, total, **kw) if residual else None
-        self.bias = nnx.Param(jnp.zeros((total,), param_dtype)) if bias else None
-        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.res, self.bias, self.dropout = attention_output_params(
+            in_dst,
+            heads,
+            out_features,
+            concat=concat,
+            residual=residual,
+            bias=bias,
+            dropout=dropout,
+            param_dtype=param_dtype,
+            rngs=rngs,
+        )
 
     def __call__(
         self,
@@ -506,13 +508,7 @@ class GATConv(nnx.Module):
         return_attention: bool = False,
     ) -> jax.Array | tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         """Applies the layer; ``deterministic=False`` turns attention dropout on."""
-        x_src, x_dst, bipartite = split_x(x, "GATConv")
-        in_src, in_dst = pair(self.in_features)
-        check_features(x_src, in_src, "source node features", "GATConv")
-        check_features(x_dst, in_dst, "target node features", "GATConv")
-        dtype = self.dtype or x_src.dtype
-        x_src, x_dst = x_src.astype(dtype), x_dst.astype(dtype)
-        x = (x_src, x_dst) if bipartite else x_src
+        x, dtype = prepare_x(x, self.in_features, self.dtype, "GATConv")
         if self.lin is not None:
             lin = kernel_of(self.lin, dtype)
         else:
@@ -533,6 +529,6 @@ class GATConv(nnx.Module):
             negative_slope=self.negative_slope,
             add_self_loops=self.add_self_loops,
             fill_value=self.fill_value,
-            dropout=None if deterministic else lambda a: self.dropout(a, deterministic=False),
+            dropout=dropout_fn(self.dropout, deterministic),
             return_attention=return_attention,
         )

@@ -14,36 +14,33 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jgnn.nn._gat import (
-    Dropout,
+from jgnn.nn._common import (
     Graph,
+    Linear,
     NodeFeatures,
-    attention_aggregate,
-    attention_result,
-    check_features,
-    glorot,
-    graph_with_loops,
+    add_root_and_bias,
+    as_pair,
     kernel_of,
     linear,
-    linear_of,
-    pair,
+    linear_params,
     param_of,
-    resolve_edge_attr,
+    prepare_x,
     split_x,
+)
+from jgnn.nn._gat import (
+    Dropout,
+    attention_aggregate,
+    attention_output_params,
+    attention_result,
+    dropout_fn,
+    glorot,
+    graph_with_loops,
+    project_src_dst,
+    resolve_edge_attr,
 )
 from jgnn.ops import gsddmm
 
 __all__ = ["GATv2Conv", "gatv2_conv"]
-
-Linear = tuple[jax.Array, jax.Array | None]
-
-
-def _project(x: jax.Array, lin: Linear, heads: int, channels: int) -> jax.Array:
-    kernel, bias = lin
-    h = x @ kernel
-    if bias is not None:
-        h = h + bias
-    return h.reshape(-1, heads, channels)
 
 
 def gatv2_conv(
@@ -91,16 +88,14 @@ def gatv2_conv(
     """
     x_src, x_dst, _ = split_x(x, "gatv2_conv")
     heads, channels = att.shape
-    h_src = _project(x_src, lin_l, heads, channels)
-    if x_dst is x_src and lin_r is lin_l:
-        h_dst = h_src
-    else:
-        h_dst = _project(x_dst, lin_r, heads, channels)
+    h_src, h_dst = project_src_dst(x_src, x_dst, lin_l, lin_r, heads, channels)
     counts = (x_src.shape[0], x_dst.shape[0])
-    if lin_edge is None:
-        edge_attr = None
     g, edge_attr, mask = graph_with_loops(
-        graph, edge_attr, num_nodes=counts, add_self_loops=add_self_loops, fill_value=fill_value
+        graph,
+        None if lin_edge is None else edge_attr,
+        num_nodes=counts,
+        add_self_loops=add_self_loops,
+        fill_value=fill_value,
     )
     z = gsddmm(g, "add", h_src, h_dst, num_nodes=counts)  # [E, H, C]
     if lin_edge is not None:
@@ -109,10 +104,7 @@ def gatv2_conv(
     out, alpha = attention_aggregate(
         g, logits, h_src, num_nodes=counts, edge_mask=mask, dropout=dropout, concat=concat
     )
-    if res is not None:
-        out = out + x_dst @ res
-    if bias is not None:
-        out = out + bias
+    out = add_root_and_bias(out, x_dst, res, bias)
     return attention_result(out, alpha, g, return_attention)
 
 
@@ -195,8 +187,7 @@ class GATv2Conv(nnx.Module):
         self.share_weights = share_weights
         self.dtype = dtype
         hc = heads * out_features
-        total = hc if concat else out_features
-        in_src, in_dst = pair(in_features)
+        in_src, in_dst = as_pair(in_features)
         if share_weights and in_src != in_dst:
             raise ValueError(
                 f"share_weights=True needs equal source and target sizes, got {in_features}"
@@ -206,9 +197,16 @@ class GATv2Conv(nnx.Module):
         self.lin_r = None if share_weights else linear(in_dst, hc, bias=bias, **kw)
         self.att = glorot(rngs, (heads, out_features), param_dtype)
         self.lin_edge = None if edge_dim is None else linear(edge_dim, hc, bias=False, **kw)
-        self.res = linear(in_dst, total, bias=False, **kw) if residual else None
-        self.bias = nnx.Param(jnp.zeros((total,), param_dtype)) if bias else None
-        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.res, self.bias, self.dropout = attention_output_params(
+            in_dst,
+            heads,
+            out_features,
+            concat=concat,
+            residual=residual,
+            bias=bias,
+            dropout=dropout,
+            **kw,
+        )
 
     def __call__(
         self,
@@ -220,17 +218,12 @@ class GATv2Conv(nnx.Module):
         return_attention: bool = False,
     ) -> jax.Array | tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         """Applies the layer; ``deterministic=False`` turns attention dropout on."""
-        x_src, x_dst, bipartite = split_x(x, "GATv2Conv")
-        in_src, in_dst = pair(self.in_features)
-        check_features(x_src, in_src, "source node features", "GATv2Conv")
-        check_features(x_dst, in_dst, "target node features", "GATv2Conv")
-        dtype = self.dtype or x_src.dtype
-        x_src, x_dst = x_src.astype(dtype), x_dst.astype(dtype)
-        lin_l = linear_of(self.lin_l, dtype)
-        lin_r = lin_l if self.lin_r is None else linear_of(self.lin_r, dtype)
+        x, dtype = prepare_x(x, self.in_features, self.dtype, "GATv2Conv")
+        lin_l = linear_params(self.lin_l, dtype)
+        lin_r = lin_l if self.lin_r is None else linear_params(self.lin_r, dtype)
         return gatv2_conv(
             graph,
-            (x_src, x_dst) if bipartite else x_src,
+            x,
             lin_l,
             lin_r,
             param_of(self.att, dtype),
@@ -242,6 +235,6 @@ class GATv2Conv(nnx.Module):
             negative_slope=self.negative_slope,
             add_self_loops=self.add_self_loops,
             fill_value=self.fill_value,
-            dropout=None if deterministic else lambda a: self.dropout(a, deterministic=False),
+            dropout=dropout_fn(self.dropout, deterministic),
             return_attention=return_attention,
         )

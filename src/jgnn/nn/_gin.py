@@ -22,7 +22,7 @@ from flax import nnx
 
 from jgnn import fn
 from jgnn.message_passing import propagate
-from jgnn.nn._graph_conv import Graph, NodeFeatures, linear_params, split_x
+from jgnn.nn._common import Graph, NodeFeatures, linear_params, prepare_x, split_x
 from jgnn.sparse import SparseTensor
 
 __all__ = ["GINConv", "GINEConv", "gin_conv", "gine_conv"]
@@ -263,13 +263,11 @@ class GINEConv(_GINBase):
                 "GINEConv needs edge features: pass edge_attr [E, D] (or store them in the "
                 "graph's edges / the SparseTensor's values)"
             )
-        x_src, x_dst, bipartite = split_x(x, "GINEConv")
-        dtype = self.dtype or x_src.dtype
+        x, dtype = prepare_x(x, None, self.dtype, "GINEConv")
         edge_kernel, edge_bias = linear_params(self.lin, dtype)
-        x_src, x_dst = x_src.astype(dtype), x_dst.astype(dtype)
         return gine_conv(
             graph,
-            (x_src, x_dst) if bipartite else x_src,
+            x,
             jnp.asarray(edge_attr).astype(dtype),
             self._inner(nn_kwargs),
             self._eps(),

@@ -16,7 +16,18 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jgnn.message_passing import propagate
-from jgnn.nn._gat import Graph, NodeFeatures, check_features, endpoints, linear, pair, split_x
+from jgnn.nn._common import (
+    Graph,
+    NodeFeatures,
+    add_root_and_bias,
+    as_pair,
+    kernel_of,
+    linear,
+    param_of,
+    prepare_x,
+    split_x,
+)
+from jgnn.nn._gat import endpoints
 from jgnn.sparse import SparseTensor
 
 __all__ = ["GMMConv", "gmm_conv"]
@@ -105,11 +116,7 @@ def gmm_conv(
             return jnp.einsum("ef,efm->em", edges.x_j, kernel)
 
         out = propagate(graph, (x_src, None), message=message, aggregate=aggr, num_nodes=counts)
-    if root is not None:
-        out = out + x_dst @ root
-    if bias is not None:
-        out = out + bias
-    return out
+    return add_root_and_bias(out, x_dst, root, bias)
 
 
 def _glorot(rngs: nnx.Rngs, shape: tuple[int, ...], dtype: Any) -> nnx.Param:
@@ -186,7 +193,7 @@ class GMMConv(nnx.Module):
         self.separate_gaussians = separate_gaussians
         self.aggr = aggr
         self.dtype = dtype
-        in_src, in_dst = pair(in_features)
+        in_src, in_dst = as_pair(in_features)
         self.g = _glorot(rngs, (in_src, out_features * kernel_size), param_dtype)
         shape = (
             (in_src, out_features, kernel_size, dim) if separate_gaussians else (kernel_size, dim)
@@ -203,10 +210,7 @@ class GMMConv(nnx.Module):
     def __call__(
         self, graph: Graph, x: NodeFeatures, edge_attr: jax.Array | None = None
     ) -> jax.Array:
-        x_src, x_dst, bipartite = split_x(x, "GMMConv")
-        in_src, in_dst = pair(self.in_features)
-        check_features(x_src, in_src, "source node features", "GMMConv")
-        check_features(x_dst, in_dst, "target node features", "GMMConv")
+        x, dtype = prepare_x(x, self.in_features, self.dtype, "GMMConv")
         if edge_attr is None and isinstance(graph, SparseTensor):
             edge_attr = graph.coo()[2]
         if edge_attr is None:
@@ -219,17 +223,15 @@ class GMMConv(nnx.Module):
                 f"GMMConv expects edge_attr [E, {self.dim}] with E = {num_edges}, got "
                 f"{tuple(edge_attr.shape)}"
             )
-        dtype = self.dtype or x_src.dtype
-        x_src, x_dst = x_src.astype(dtype), x_dst.astype(dtype)
         return gmm_conv(
             graph,
-            (x_src, x_dst) if bipartite else x_src,
-            self.g[...].astype(dtype),
-            self.mu[...].astype(dtype),
-            self.sigma[...].astype(dtype),
+            x,
+            param_of(self.g, dtype),
+            param_of(self.mu, dtype),
+            param_of(self.sigma, dtype),
             edge_attr=edge_attr.astype(dtype),
             separate_gaussians=self.separate_gaussians,
             aggr=self.aggr,
-            root=None if self.root is None else self.root.kernel[...].astype(dtype),
-            bias=None if self.bias is None else self.bias[...].astype(dtype),
+            root=kernel_of(self.root, dtype),
+            bias=param_of(self.bias, dtype),
         )

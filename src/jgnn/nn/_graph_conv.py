@@ -1,12 +1,10 @@
 """Graph convolution of Morris et al., "Weisfeiler and Leman Go Neural: Higher-order Graph
 Neural Networks" (AAAI 2019): ``x'_i = W_root x_i + W_rel aggr_{j -> i}(e_ji x_j) + b``.
 
-The file also holds the small pieces the neighbourhood layers of :mod:`jgnn.nn` share
-(``SAGEConv``, ``GINConv``, ``GINEConv`` and ``EdgeConv`` import them): :func:`split_x` for
-``x`` or a bipartite pair ``(x_src, x_dst)``, :func:`check_x` for feature sizes,
-:func:`linear_params` to read an ``nnx.Linear`` in the compute dtype, and
-:func:`aggregate_linear`, which aggregates neighbours and projects them, projecting first when
-that is exact and cheaper.
+The file also holds two pieces the neighbourhood layers of :mod:`jgnn.nn` share (``SAGEConv``
+and ``EdgeConv`` import them): :func:`aggregate_linear`, which aggregates neighbours and
+projects them, projecting first when that is exact and cheaper, and :func:`check_aggregate`.
+Input splitting, feature checks and parameter reading live in :mod:`jgnn.nn._common`.
 """
 
 from __future__ import annotations
@@ -15,61 +13,30 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import jraph
 from flax import nnx
 
 from jgnn.fn import MessageFunction
 from jgnn.message_passing import propagate
+from jgnn.nn._common import (
+    Graph,
+    NodeFeatures,
+    add_root_and_bias,
+    as_pair,
+    linear_params,
+    prepare_x,
+    split_x,
+)
 from jgnn.sparse import SparseTensor
 
 __all__ = ["GraphConv", "graph_conv"]
-
-Graph = jraph.GraphsTuple | SparseTensor | jax.Array
-NodeFeatures = jax.Array | tuple[jax.Array, jax.Array]
 
 #: Aggregates that commute with a linear map of the features (project first when cheaper).
 _LINEAR_AGGREGATES = ("sum", "add", "mean")
 
 
 # --------------------------------------------------------------------------------------------
-# Shared helpers (also used by _sage.py, _gin.py and _edge_conv.py)
+# Shared helpers (also used by _sage.py and _edge_conv.py)
 # --------------------------------------------------------------------------------------------
-
-
-def split_x(x: NodeFeatures, fn: str) -> tuple[jax.Array, jax.Array, bool]:
-    """``(x_src, x_dst, bipartite)`` from ``x [N, F]`` or a pair ``(x_src, x_dst)``."""
-    if isinstance(x, tuple):
-        if len(x) != 2 or x[0] is None or x[1] is None:
-            raise ValueError(
-                f"{fn}: a tuple x must be the pair (x_src, x_dst) of arrays, got a "
-                f"{len(x)}-tuple with entries {[type(v).__name__ for v in x]}"
-            )
-        return jnp.asarray(x[0]), jnp.asarray(x[1]), True
-    x = jnp.asarray(x)
-    return x, x, False
-
-
-def as_pair(in_features: int | tuple[int, int]) -> tuple[int, int]:
-    """``(in_src, in_dst)`` from one size or a pair of sizes."""
-    if isinstance(in_features, tuple):
-        return in_features
-    return in_features, in_features
-
-
-def check_x(x_src: jax.Array, x_dst: jax.Array, in_features: tuple[int, int], layer: str) -> None:
-    """Raises unless ``x_src`` is ``[N_src, in_src]`` and ``x_dst`` is ``[N_dst, in_dst]``."""
-    for arr, size, what in ((x_src, in_features[0], "x_src"), (x_dst, in_features[1], "x_dst")):
-        if arr.ndim != 2 or arr.shape[1] != size:
-            name = "node features" if in_features[0] == in_features[1] else what
-            raise ValueError(f"{layer} expects {name} [N, {size}], got {tuple(arr.shape)}")
-
-
-def linear_params(lin: nnx.Linear | None, dtype: Any) -> tuple[jax.Array | None, jax.Array | None]:
-    """``(kernel [in, out], bias [out] | None)`` of an optional ``nnx.Linear`` in ``dtype``."""
-    if lin is None:
-        return None, None
-    bias = None if lin.bias is None else lin.bias[...].astype(dtype)
-    return lin.kernel[...].astype(dtype), bias
 
 
 def aggregate_linear(
@@ -161,8 +128,7 @@ def graph_conv(
         aggregate=aggr,
         edge_weight=edge_weight,
     )
-    out = out + x_dst @ kernel_root
-    return out if bias is None else out + bias
+    return add_root_and_bias(out, x_dst, kernel_root, bias)
 
 
 class GraphConv(nnx.Module):
@@ -227,15 +193,12 @@ class GraphConv(nnx.Module):
     def __call__(
         self, graph: Graph, x: NodeFeatures, edge_weight: jax.Array | None = None
     ) -> jax.Array:
-        x_src, x_dst, bipartite = split_x(x, "GraphConv")
-        check_x(x_src, x_dst, self.in_features, "GraphConv")
-        dtype = self.dtype or x_src.dtype
+        x, dtype = prepare_x(x, self.in_features, self.dtype, "GraphConv")
         kernel_rel, bias = linear_params(self.lin_rel, dtype)
         kernel_root, _ = linear_params(self.lin_root, dtype)
-        x_src, x_dst = x_src.astype(dtype), x_dst.astype(dtype)
         return graph_conv(
             graph,
-            (x_src, x_dst) if bipartite else x_src,
+            x,
             kernel_rel,
             kernel_root,
             bias,

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import jraph
 from flax import nnx
 
+from jgnn.nn._common import check_features
 from jgnn.nn._norm import BatchNorm, GraphNorm, LayerNorm
 
 __all__ = ["MLP"]
@@ -250,10 +251,7 @@ class MLP(nnx.Module):
         Raises:
           ValueError: ``x`` is not ``[N, in_features]`` or ``mask`` is not ``[N]``.
         """
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ValueError(
-                f"MLP expects node features [N, {self.in_features}], got {tuple(x.shape)}."
-            )
+        check_features(x, self.in_features, "MLP")
         keep = None
         if mask is not None:
             keep = jnp.asarray(mask)

@@ -19,6 +19,7 @@ import jraph
 from flax import nnx
 from jax.typing import ArrayLike
 
+from jgnn.nn._common import check_features, param_of
 from jgnn.nn._pool import _graph_ids
 from jgnn.ops import segment_count, segment_mean, segment_sum
 
@@ -53,10 +54,14 @@ def _check_x(x: ArrayLike, fn: str) -> jax.Array:
     return x
 
 
-def _check_features(x: jax.Array, num_features: int, name: str) -> None:
-    shape = jnp.shape(x)
-    if len(shape) != 2 or shape[1] != num_features:
-        raise ValueError(f"{name} expects node features [N, {num_features}], got {tuple(shape)}.")
+def _affine_params(
+    num_features: int, affine: bool, param_dtype: jnp.dtype
+) -> tuple[nnx.Param | None, nnx.Param | None]:
+    """``(scale, bias)``: ones and zeros ``[F]`` when ``affine``, else ``(None, None)``."""
+    if not affine:
+        return None, None
+    scale = nnx.Param(jnp.ones((num_features,), param_dtype))
+    return scale, nnx.Param(jnp.zeros((num_features,), param_dtype))
 
 
 def _check_vec(v: ArrayLike | None, name: str, f: int, dtype: jnp.dtype, fn: str):
@@ -267,12 +272,7 @@ class BatchNorm(nnx.Module):
         self.dtype = dtype
         self.mean = nnx.BatchStat(jnp.zeros((num_features,), jnp.float32))
         self.var = nnx.BatchStat(jnp.ones((num_features,), jnp.float32))
-        if affine:
-            self.scale = nnx.Param(jnp.ones((num_features,), param_dtype))
-            self.bias = nnx.Param(jnp.zeros((num_features,), param_dtype))
-        else:
-            self.scale = None
-            self.bias = None
+        self.scale, self.bias = _affine_params(num_features, affine, param_dtype)
 
     def __call__(
         self,
@@ -291,13 +291,13 @@ class BatchNorm(nnx.Module):
         Returns:
           ``[N, num_features]``.
         """
-        _check_features(x, self.num_features, "BatchNorm")
+        check_features(x, self.num_features, "BatchNorm")
         use_ra = self.use_running_average if use_running_average is None else use_running_average
         dtype = self.dtype or x.dtype
         out, mean, var = batch_norm(
             x.astype(dtype),
-            None if self.scale is None else self.scale[...],
-            None if self.bias is None else self.bias[...],
+            param_of(self.scale),
+            param_of(self.bias),
             mask=mask,
             running_mean=self.mean[...],
             running_var=self.var[...],
@@ -447,12 +447,7 @@ class LayerNorm(nnx.Module):
         self.mode = mode
         self.epsilon = _check_epsilon(epsilon, "LayerNorm")
         self.dtype = dtype
-        if affine:
-            self.scale = nnx.Param(jnp.ones((num_features,), param_dtype))
-            self.bias = nnx.Param(jnp.zeros((num_features,), param_dtype))
-        else:
-            self.scale = None
-            self.bias = None
+        self.scale, self.bias = _affine_params(num_features, affine, param_dtype)
 
     def __call__(
         self,
@@ -464,13 +459,13 @@ class LayerNorm(nnx.Module):
         mask: jax.Array | None = None,
     ) -> jax.Array:
         """Normalises ``x`` (see :func:`layer_norm`); ``graph``/``batch`` unused in node mode."""
-        _check_features(x, self.num_features, "LayerNorm")
+        check_features(x, self.num_features, "LayerNorm")
         if self.mode == "node":
             graph, batch, num_graphs = None, None, None
         return layer_norm(
             x.astype(self.dtype or x.dtype),
-            None if self.scale is None else self.scale[...],
-            None if self.bias is None else self.bias[...],
+            param_of(self.scale),
+            param_of(self.bias),
             mode=self.mode,
             graph=graph,
             batch=batch,
@@ -593,8 +588,7 @@ class GraphNorm(nnx.Module):
         self.num_features = num_features
         self.epsilon = _check_epsilon(epsilon, "GraphNorm")
         self.dtype = dtype
-        self.scale = nnx.Param(jnp.ones((num_features,), param_dtype))
-        self.bias = nnx.Param(jnp.zeros((num_features,), param_dtype))
+        self.scale, self.bias = _affine_params(num_features, True, param_dtype)
         self.mean_scale = nnx.Param(jnp.ones((num_features,), param_dtype))
 
     def __call__(
@@ -607,7 +601,7 @@ class GraphNorm(nnx.Module):
         mask: jax.Array | None = None,
     ) -> jax.Array:
         """Normalises ``x`` per graph (see :func:`graph_norm`)."""
-        _check_features(x, self.num_features, "GraphNorm")
+        check_features(x, self.num_features, "GraphNorm")
         return graph_norm(
             x.astype(self.dtype or x.dtype),
             self.scale[...],

@@ -363,10 +363,8 @@ class PNAConv(nnx.Module):
         param_dtype: jnp.dtype = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        aggregators, scalers = (
-            _names(aggregators, AGGREGATORS, "aggregator"),
-            _names(scalers, SCALERS, "scaler"),
-        )
+        aggregators = _names(aggregators, AGGREGATORS, "aggregator")
+        scalers = _names(scalers, SCALERS, "scaler")
         if out_features % towers or (divide_input and in_features % towers):
             raise ValueError(
                 f"PNAConv: out_features={out_features} (and in_features={in_features} with "

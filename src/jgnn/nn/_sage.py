@@ -13,16 +13,16 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jgnn import fn
-from jgnn.nn._graph_conv import (
+from jgnn.nn._common import (
     Graph,
     NodeFeatures,
-    aggregate_linear,
+    apply_linear,
     as_pair,
-    check_aggregate,
-    check_x,
     linear_params,
+    prepare_x,
     split_x,
 )
+from jgnn.nn._graph_conv import aggregate_linear, check_aggregate
 
 __all__ = ["SAGEConv", "sage_conv"]
 
@@ -79,8 +79,7 @@ def sage_conv(
     aggr = _check_aggr(aggr, "sage_conv")
     x_src, x_dst, bipartite = split_x(x, "sage_conv")
     if project_kernel is not None:
-        h = x_src @ project_kernel
-        x_src = jax.nn.relu(h if project_bias is None else h + project_bias)
+        x_src = jax.nn.relu(apply_linear(x_src, project_kernel, project_bias))
         bipartite = True  # x_src no longer is x_dst
     out = aggregate_linear(
         graph, x_src, x_dst, kernel, bipartite=bipartite, aggregate=aggr, message=fn.copy_u
@@ -159,16 +158,13 @@ class SAGEConv(nnx.Module):
         self.lin_r = nnx.Linear(in_dst, out_features, use_bias=False, **kw) if root_weight else None
 
     def __call__(self, graph: Graph, x: NodeFeatures) -> jax.Array:
-        x_src, x_dst, bipartite = split_x(x, "SAGEConv")
-        check_x(x_src, x_dst, self.in_features, "SAGEConv")
-        dtype = self.dtype or x_src.dtype
+        x, dtype = prepare_x(x, self.in_features, self.dtype, "SAGEConv")
         kernel, bias = linear_params(self.lin_l, dtype)
         root_kernel, _ = linear_params(self.lin_r, dtype)
         project_kernel, project_bias = linear_params(self.lin, dtype)
-        x_src, x_dst = x_src.astype(dtype), x_dst.astype(dtype)
         return sage_conv(
             graph,
-            (x_src, x_dst) if bipartite else x_src,
+            x,
             kernel,
             bias,
             root_kernel=root_kernel,

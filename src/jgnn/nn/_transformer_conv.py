@@ -16,32 +16,30 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jgnn.nn._common import (
+    Graph,
+    Linear,
+    NodeFeatures,
+    apply_linear,
+    as_pair,
+    kernel_of,
+    linear,
+    linear_params,
+    prepare_x,
+    split_x,
+)
 from jgnn.nn._gat import (
     Dropout,
-    Graph,
-    NodeFeatures,
     as_attention_graph,
     attention_aggregate,
     attention_result,
-    check_features,
-    kernel_of,
-    linear,
-    linear_of,
-    pair,
+    dropout_fn,
+    project_heads,
     resolve_edge_attr,
-    split_x,
 )
 from jgnn.ops import gsddmm
 
 __all__ = ["TransformerConv", "transformer_conv"]
-
-Linear = tuple[jax.Array, jax.Array | None]
-
-
-def _apply(x: jax.Array, lin: Linear) -> jax.Array:
-    kernel, bias = lin
-    out = x @ kernel
-    return out if bias is None else out + bias
 
 
 def transformer_conv(
@@ -82,9 +80,9 @@ def transformer_conv(
     """
     x_src, x_dst, _ = split_x(x, "transformer_conv")
     channels = lin_query[0].shape[1] // heads
-    query = _apply(x_dst, lin_query).reshape(-1, heads, channels)
-    key = _apply(x_src, lin_key).reshape(-1, heads, channels)
-    value = _apply(x_src, lin_value).reshape(-1, heads, channels)
+    query = project_heads(x_dst, lin_query, heads, channels)
+    key = project_heads(x_src, lin_key, heads, channels)
+    value = project_heads(x_src, lin_value, heads, channels)
     counts = (x_src.shape[0], x_dst.shape[0])
     g = as_attention_graph(graph)
     scores = gsddmm(g, "dot", key, query, num_nodes=counts)[..., 0]  # [E, H]
@@ -108,7 +106,7 @@ def transformer_conv(
         concat=concat,
     )
     if lin_skip is not None:
-        root = _apply(x_dst, lin_skip)
+        root = apply_linear(x_dst, *lin_skip)
         if lin_beta is not None:
             gate = jax.nn.sigmoid(jnp.concatenate([out, root, out - root], axis=-1) @ lin_beta)
             out = gate * root + (1 - gate) * out
@@ -187,7 +185,7 @@ class TransformerConv(nnx.Module):
         self.dtype = dtype
         hc = heads * out_features
         total = hc if concat else out_features
-        in_src, in_dst = pair(in_features)
+        in_src, in_dst = as_pair(in_features)
         kw = dict(param_dtype=param_dtype, rngs=rngs, kernel_init=nnx.initializers.lecun_normal())
         self.lin_key = linear(in_src, hc, bias=bias, **kw)
         self.lin_query = linear(in_dst, hc, bias=bias, **kw)
@@ -207,24 +205,19 @@ class TransformerConv(nnx.Module):
         return_attention: bool = False,
     ) -> jax.Array | tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         """Applies the layer; ``deterministic=False`` turns attention dropout on."""
-        x_src, x_dst, bipartite = split_x(x, "TransformerConv")
-        in_src, in_dst = pair(self.in_features)
-        check_features(x_src, in_src, "source node features", "TransformerConv")
-        check_features(x_dst, in_dst, "target node features", "TransformerConv")
-        dtype = self.dtype or x_src.dtype
-        x_src, x_dst = x_src.astype(dtype), x_dst.astype(dtype)
+        x, dtype = prepare_x(x, self.in_features, self.dtype, "TransformerConv")
         return transformer_conv(
             graph,
-            (x_src, x_dst) if bipartite else x_src,
-            linear_of(self.lin_query, dtype),
-            linear_of(self.lin_key, dtype),
-            linear_of(self.lin_value, dtype),
+            x,
+            linear_params(self.lin_query, dtype),
+            linear_params(self.lin_key, dtype),
+            linear_params(self.lin_value, dtype),
             heads=self.heads,
             edge_attr=resolve_edge_attr(graph, edge_attr, self.edge_dim, dtype, "TransformerConv"),
             lin_edge=kernel_of(self.lin_edge, dtype),
-            lin_skip=linear_of(self.lin_skip, dtype),
+            lin_skip=None if self.lin_skip is None else linear_params(self.lin_skip, dtype),
             lin_beta=kernel_of(self.lin_beta, dtype),
             concat=self.concat,
-            dropout=None if deterministic else lambda a: self.dropout(a, deterministic=False),
+            dropout=dropout_fn(self.dropout, deterministic),
             return_attention=return_attention,
         )

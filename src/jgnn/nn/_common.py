@@ -1,0 +1,171 @@
+"""Small pieces every layer of :mod:`jgnn.nn` shares (private).
+
+- node features: :func:`split_x` reads ``x`` or a bipartite pair ``(x_src, x_dst)``,
+  :func:`check_features` / :func:`check_node_features` check feature sizes with the shapes in
+  the message, and :func:`prepare_x` is the common call prologue of a layer module (split,
+  check, cast to the compute dtype);
+- parameters: :func:`linear` builds an ``nnx.Linear`` with a Glorot kernel, and
+  :func:`linear_params` / :func:`kernel_of` / :func:`param_of` read parameters of optional
+  sub-modules as arrays in the compute dtype;
+- maths: :func:`apply_linear` (``x @ kernel + bias``) and :func:`add_root_and_bias`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import jraph
+from flax import nnx
+
+from jgnn.sparse import SparseTensor
+
+Graph = jraph.GraphsTuple | SparseTensor | jax.Array
+NodeFeatures = jax.Array | tuple[jax.Array, jax.Array]
+#: ``(kernel [F_in, F_out], bias [F_out] | None)``.
+Linear = tuple[jax.Array, jax.Array | None]
+
+
+# --------------------------------------------------------------------------------------------
+# Node features
+# --------------------------------------------------------------------------------------------
+
+
+def split_x(x: NodeFeatures, fn: str) -> tuple[jax.Array, jax.Array, bool]:
+    """``(x_src, x_dst, bipartite)`` from ``x [N, F]`` or a pair ``(x_src, x_dst)``.
+
+    For a single array ``x_src`` and ``x_dst`` are the same object, so callers may test
+    ``x_dst is x_src`` to skip a second projection.
+    """
+    if isinstance(x, tuple):
+        if len(x) != 2 or x[0] is None or x[1] is None:
+            raise ValueError(
+                f"{fn}: a tuple x must be the pair (x_src, x_dst) of arrays, got a "
+                f"{len(x)}-tuple with entries {[type(v).__name__ for v in x]}"
+            )
+        return jnp.asarray(x[0]), jnp.asarray(x[1]), True
+    x = jnp.asarray(x)
+    return x, x, False
+
+
+def as_pair(in_features: int | tuple[int, int]) -> tuple[int, int]:
+    """``(in_src, in_dst)`` from one size or a pair of sizes."""
+    if isinstance(in_features, tuple):
+        return in_features
+    return in_features, in_features
+
+
+def check_features(x: jax.Array, size: int, layer: str, what: str = "node features") -> None:
+    """Raises ``ValueError`` unless ``x`` is ``[N, size]``, naming both shapes."""
+    shape = tuple(jnp.shape(x))
+    if len(shape) != 2 or shape[1] != size:
+        raise ValueError(f"{layer} expects {what} [N, {size}], got {shape}")
+
+
+def check_node_features(
+    x_src: jax.Array, x_dst: jax.Array, in_features: int | tuple[int, int], layer: str
+) -> None:
+    """Raises unless ``x_src`` is ``[N_src, in_src]`` and ``x_dst`` is ``[N_dst, in_dst]``."""
+    in_src, in_dst = as_pair(in_features)
+    same = in_src == in_dst
+    check_features(x_src, in_src, layer, "node features" if same else "source node features")
+    check_features(x_dst, in_dst, layer, "node features" if same else "target node features")
+
+
+def prepare_x(
+    x: NodeFeatures, in_features: int | tuple[int, int] | None, dtype: Any, layer: str
+) -> tuple[NodeFeatures, Any]:
+    """A layer module's call prologue: split ``x``, check its sizes, cast it.
+
+    Args:
+      x: ``[N, F]`` or ``(x_src, x_dst)``.
+      in_features: the module's input size(s); None skips the size check.
+      dtype: the module's compute dtype; None takes the dtype of ``x_src``.
+      layer: the module's name, for error messages.
+
+    Returns:
+      ``(x, dtype)``: ``x`` cast to the compute dtype, in its input form (array or pair), and
+      the compute dtype.
+    """
+    x_src, x_dst, bipartite = split_x(x, layer)
+    if in_features is not None:
+        check_node_features(x_src, x_dst, in_features, layer)
+    dtype = dtype or x_src.dtype
+    if bipartite:
+        return (x_src.astype(dtype), x_dst.astype(dtype)), dtype
+    return x_src.astype(dtype), dtype
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+
+
+def linear(
+    in_features: int,
+    out_features: int,
+    *,
+    bias: bool,
+    param_dtype: Any,
+    rngs: nnx.Rngs,
+    kernel_init: Any = None,
+) -> nnx.Linear:
+    """An ``nnx.Linear`` holding a ``[in, out]`` kernel (torch stores ``[out, in]``).
+
+    The kernel is Glorot-uniform unless ``kernel_init`` is given (``nnx.Linear``'s own default
+    is LeCun-normal).
+    """
+    init = kernel_init or nnx.initializers.glorot_uniform()
+    return nnx.Linear(
+        in_features,
+        out_features,
+        use_bias=bias,
+        kernel_init=init,
+        param_dtype=param_dtype,
+        rngs=rngs,
+    )
+
+
+def linear_params(lin: nnx.Linear | None, dtype: Any) -> tuple[jax.Array | None, jax.Array | None]:
+    """``(kernel [in, out], bias [out] | None)`` of an optional ``nnx.Linear`` in ``dtype``.
+
+    ``(None, None)`` when ``lin`` is None.
+    """
+    if lin is None:
+        return None, None
+    return lin.kernel[...].astype(dtype), param_of(lin.bias, dtype)
+
+
+def kernel_of(lin: nnx.Linear | None, dtype: Any) -> jax.Array | None:
+    """The kernel of an optional ``nnx.Linear`` in ``dtype`` (its bias is not read)."""
+    return linear_params(lin, dtype)[0]
+
+
+def param_of(p: nnx.Param | None, dtype: Any = None) -> jax.Array | None:
+    """The value of an optional parameter, cast to ``dtype`` unless that is None."""
+    if p is None:
+        return None
+    return p[...] if dtype is None else p[...].astype(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Maths
+# --------------------------------------------------------------------------------------------
+
+
+def apply_linear(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None) -> jax.Array:
+    """``x @ kernel (+ bias)``."""
+    out = x @ kernel
+    return out if bias is None else out + bias
+
+
+def add_root_and_bias(
+    out: jax.Array, x_dst: jax.Array, root: jax.Array | None, bias: jax.Array | None
+) -> jax.Array:
+    """``out (+ x_dst @ root) (+ bias)``, in that order; None terms are skipped."""
+    if root is not None:
+        out = out + x_dst @ root
+    if bias is not None:
+        out = out + bias
+    return out
