@@ -1,8 +1,11 @@
 """Ready-made GNN models and the paper recipes used to train them."""
 
+from jgnn.models._appnp import APPNPNet as APPNPNet
 from jgnn.models._basic_gnn import GAT as GAT
 from jgnn.models._basic_gnn import GCN as GCN
+from jgnn.models._basic_gnn import GIN as GIN
 from jgnn.models._basic_gnn import BasicGNN as BasicGNN
+from jgnn.models._basic_gnn import GraphSAGE as GraphSAGE
 from jgnn.models._gcn2 import GCNII as GCNII
 from jgnn.models._recipes import RECIPES as RECIPES
 from jgnn.models._recipes import Recipe as Recipe
@@ -10,6 +13,9 @@ from jgnn.models._recipes import prepare_features as prepare_features
 from jgnn.models._recipes import prepare_graph as prepare_graph
 
 __all__ = [
+    "APPNPNet",
+    "GIN",
+    "GraphSAGE",
     "RECIPES",
     "BasicGNN",
     "GAT",

@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jgnn.nn import BatchNorm, GATConv, GCNConv, LayerNorm
+from jgnn.nn import MLP, BatchNorm, GATConv, GCNConv, GINConv, LayerNorm, SAGEConv
 from jgnn.sparse import SparseTensor
 
-__all__ = ["BasicGNN", "GCN", "GAT"]
+__all__ = ["BasicGNN", "GCN", "GAT", "GIN", "GraphSAGE"]
 
 JK_MODES = (None, "last", "cat", "max")
 
@@ -203,3 +203,20 @@ class GAT(BasicGNN):
 
     def apply_conv(self, conv, graph, x, deterministic):
         return conv(graph, x, deterministic=deterministic)
+
+
+class GraphSAGE(BasicGNN):
+    """GraphSAGE (Hamilton et al., NeurIPS 2017) of :class:`jgnn.nn.SAGEConv` (``aggr`` etc. as
+    conv keywords)."""
+
+    def make_conv(self, in_features, out_features, index, num_layers, **kwargs):
+        return SAGEConv(in_features, out_features, **kwargs)
+
+
+class GIN(BasicGNN):
+    """Graph isomorphism network (Xu et al., ICLR 2019): :class:`jgnn.nn.GINConv` around a
+    2-layer :class:`jgnn.nn.MLP` per layer (``train_eps`` etc. as conv keywords)."""
+
+    def make_conv(self, in_features, out_features, index, num_layers, *, rngs, **kwargs):
+        mlp = MLP([in_features, out_features, out_features], rngs=rngs)
+        return GINConv(mlp, **kwargs)

@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jgnn.models._basic_gnn import GAT, GCN
+from jgnn.models._appnp import APPNPNet
+from jgnn.models._basic_gnn import GAT, GCN, GIN, GraphSAGE
 from jgnn.models._gcn2 import GCNII
 from jgnn.nn import gcn_norm
 from jgnn.sparse import SparseTensor
@@ -73,6 +74,20 @@ def _gcn2(in_features, num_classes, hidden, dropout, rngs):
     )
 
 
+def _appnp(in_features, num_classes, hidden, dropout, rngs):
+    return APPNPNet(in_features, hidden, num_classes, k=10, alpha=0.1, dropout=dropout, rngs=rngs)
+
+
+def _sage(in_features, num_classes, hidden, dropout, rngs):
+    return GraphSAGE(in_features, hidden, num_classes, dropout=dropout, aggr="mean", rngs=rngs)
+
+
+def _gin(in_features, num_classes, hidden, dropout, rngs):
+    return GIN(in_features, hidden, num_classes, dropout=dropout, rngs=rngs)
+
+
+# GraphSAGE and GIN were not evaluated on Planetoid in their papers; their recipes use the
+# common full-batch settings of PyG's examples (hidden 64, dropout 0.5, lr 0.01, wd 5e-4).
 RECIPES: dict[str, Recipe] = {
     "gcn": Recipe(
         build=_gcn,
@@ -107,6 +122,39 @@ RECIPES: dict[str, Recipe] = {
         epochs=1000,
         normalized_graph=True,
         paper="Chen et al., ICML 2020 (GCNII, 64 layers)",
+    ),
+    "appnp": Recipe(
+        build=_appnp,
+        hidden=64,
+        lr=0.01,
+        weight_decay=5e-3,
+        decay_paths=None,
+        dropout=0.5,
+        epochs=200,
+        normalized_graph=False,
+        paper="Klicpera et al., ICLR 2019 (K=10, alpha=0.1)",
+    ),
+    "sage": Recipe(
+        build=_sage,
+        hidden=64,
+        lr=0.01,
+        weight_decay=5e-4,
+        decay_paths=None,
+        dropout=0.5,
+        epochs=200,
+        normalized_graph=False,
+        paper="Hamilton et al., NeurIPS 2017 (mean aggregator)",
+    ),
+    "gin": Recipe(
+        build=_gin,
+        hidden=64,
+        lr=0.01,
+        weight_decay=5e-4,
+        decay_paths=None,
+        dropout=0.5,
+        epochs=200,
+        normalized_graph=False,
+        paper="Xu et al., ICLR 2019",
     ),
 }
 
