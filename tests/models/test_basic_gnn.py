@@ -84,3 +84,19 @@ def test_recipes_build_models_that_run(name):
     model = recipe.build(8, 3, recipe.hidden, recipe.dropout, nnx.Rngs(0))
     out = jax.jit(lambda g, x: model(g, x, deterministic=True))(prepare_graph(graph, 12, recipe), x)
     assert out.shape == (12, 3) and bool(jnp.all(jnp.isfinite(out)))
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_prepared_sparse_features_give_the_dense_result(name):
+    from jgnn.models import prepare_features, prepare_graph
+    from jgnn.sparse import SparseTensor
+
+    recipe = RECIPES[name]
+    graph, x, _ = random_graph(seed=5)
+    x = jnp.where(x >= jnp.sort(x.ravel())[-6], x, 0.0)  # 6 of 96 non-zero, like bag-of-words
+    feats = prepare_features(x, recipe)
+    assert isinstance(feats, SparseTensor) == recipe.sparse_features
+    model = recipe.build(8, 3, recipe.hidden, recipe.dropout, nnx.Rngs(0))
+    g = prepare_graph(graph, 12, recipe)
+    run = jax.jit(lambda g, f: model(g, f, deterministic=True))
+    assert_close(run(g, feats), run(g, x))

@@ -258,3 +258,17 @@ def test_pyg_parity_bipartite():
     _randomise_bias(conv)
     ref = tg.nn.GATConv((5, 3), 4, heads=2, residual=True).eval()
     check_pyg_bipartite_parity(torch, conv, ref, copy_gat_params)
+
+
+def test_sparse_input_features_match_dense():
+    from jgnn.sparse import SparseTensor
+
+    graph, x, _ = random_graph(seed=8, edge_dim=0)
+    x = jnp.where(x > 0.8, x, 0.0)  # mostly zeros, like bag-of-words features
+    conv = GATConv(x.shape[1], 4, heads=2, residual=True, rngs=nnx.Rngs(0))
+    xs = SparseTensor.from_dense(x)
+    assert_close(jax.jit(lambda g, f: conv(g, f))(graph, xs), conv(graph, x))
+    grad = lambda feats: nnx.grad(lambda m: jnp.sum(m(graph, feats) ** 2))(conv)
+    g_sparse, g_dense = grad(xs), grad(x)
+    assert_close(g_sparse["lin"]["kernel"][...], g_dense["lin"]["kernel"][...])
+    assert_close(g_sparse["res"]["kernel"][...], g_dense["res"]["kernel"][...])

@@ -111,6 +111,7 @@ RECIPES: dict[str, Recipe] = {
         epochs=200,
         normalized_graph=False,
         paper="Veličković et al., ICLR 2018",
+        sparse_features=True,
     ),
     "gcn2": Recipe(
         build=_gcn2,

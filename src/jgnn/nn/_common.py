@@ -32,12 +32,24 @@ Linear = tuple[jax.Array, jax.Array | None]
 # --------------------------------------------------------------------------------------------
 
 
-def split_x(x: NodeFeatures, fn: str) -> tuple[jax.Array, jax.Array, bool]:
+def split_x(
+    x: NodeFeatures, fn: str, *, allow_sparse: bool = False
+) -> tuple[jax.Array, jax.Array, bool]:
     """``(x_src, x_dst, bipartite)`` from ``x [N, F]`` or a pair ``(x_src, x_dst)``.
+
+    A ``SparseTensor`` ``x`` is passed through when ``allow_sparse`` (layers whose only use of
+    ``x`` is ``x @ W``), else rejected with a ``TypeError`` naming the layer.
 
     For a single array ``x_src`` and ``x_dst`` are the same object, so callers may test
     ``x_dst is x_src`` to skip a second projection.
     """
+    if isinstance(x, SparseTensor):
+        if not allow_sparse:
+            raise TypeError(
+                f"{fn} takes dense node features, got a SparseTensor {tuple(x.shape)}; only "
+                f"GCNConv and GATConv accept sparse node features (densify with x.to_dense())"
+            )
+        return x, x, False
     if isinstance(x, tuple):
         if len(x) != 2 or x[0] is None or x[1] is None:
             raise ValueError(
@@ -58,7 +70,7 @@ def as_pair(in_features: int | tuple[int, int]) -> tuple[int, int]:
 
 def check_features(x: jax.Array, size: int, layer: str, what: str = "node features") -> None:
     """Raises ``ValueError`` unless ``x`` is ``[N, size]``, naming both shapes."""
-    shape = tuple(jnp.shape(x))
+    shape = tuple(x.shape) if isinstance(x, SparseTensor) else tuple(jnp.shape(x))
     if len(shape) != 2 or shape[1] != size:
         raise ValueError(f"{layer} expects {what} [N, {size}], got {shape}")
 
@@ -74,7 +86,12 @@ def check_node_features(
 
 
 def prepare_x(
-    x: NodeFeatures, in_features: int | tuple[int, int] | None, dtype: Any, layer: str
+    x: NodeFeatures,
+    in_features: int | tuple[int, int] | None,
+    dtype: Any,
+    layer: str,
+    *,
+    allow_sparse: bool = False,
 ) -> tuple[NodeFeatures, Any]:
     """A layer module's call prologue: split ``x``, check its sizes, cast it.
 
@@ -83,15 +100,19 @@ def prepare_x(
       in_features: the module's input size(s); None skips the size check.
       dtype: the module's compute dtype; None takes the dtype of ``x_src``.
       layer: the module's name, for error messages.
+      allow_sparse: pass a ``SparseTensor`` ``x`` through (its values cast), see
+        :func:`split_x`.
 
     Returns:
       ``(x, dtype)``: ``x`` cast to the compute dtype, in its input form (array or pair), and
       the compute dtype.
     """
-    x_src, x_dst, bipartite = split_x(x, layer)
+    x_src, x_dst, bipartite = split_x(x, layer, allow_sparse=allow_sparse)
     if in_features is not None:
         check_node_features(x_src, x_dst, in_features, layer)
-    dtype = dtype or x_src.dtype
+    dtype = dtype or x_src.dtype or jnp.float32
+    if isinstance(x_src, SparseTensor):
+        return (x_src.set_value(x_src.value.astype(dtype)) if x_src.has_value() else x_src), dtype
     if bipartite:
         return (x_src.astype(dtype), x_dst.astype(dtype)), dtype
     return x_src.astype(dtype), dtype

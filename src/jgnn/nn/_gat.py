@@ -337,7 +337,8 @@ def gat_conv(
 
     Args:
       graph: a GraphsTuple, an edge index ``[2, E]`` or a SparseTensor ``adj_t``.
-      x: node features ``[N, F]``, or ``(x_src [N_src, F_src], x_dst [N_dst, F_dst])``.
+      x: node features ``[N, F]`` (dense or a ``SparseTensor``: ``x @ W`` is then a sparse
+        product), or ``(x_src [N_src, F_src], x_dst [N_dst, F_dst])``.
       lin: ``[F, H * C]``, or ``(kernel_src, kernel_dst)`` for separate projections.
       att_src: ``[H, C]`` source attention vector (``H`` heads of ``C`` channels).
       att_dst: ``[H, C]`` destination attention vector.
@@ -357,7 +358,7 @@ def gat_conv(
       ``[N_dst, H * C]`` (or ``[N_dst, C]``), and with ``return_attention`` the edge index
       ``[2, E']`` (loops appended last) and coefficients ``alpha`` ``[E', H]``.
     """
-    x_src, x_dst, _ = split_x(x, "gat_conv")
+    x_src, x_dst, _ = split_x(x, "gat_conv", allow_sparse=True)
     heads, channels = att_src.shape
     k_src, k_dst = lin if isinstance(lin, tuple) else (lin, lin)
     lin_src = (k_src, None)
@@ -414,7 +415,8 @@ class GATConv(nnx.Module):
 
     Shapes:
       - input: a GraphsTuple / edge index ``[2, E]`` / SparseTensor ``adj_t``, node features
-        ``[N, in_features]`` (or ``(x_src, x_dst)``), edge features ``[E, edge_dim]`` (edge
+        ``[N, in_features]`` (dense, or a ``SparseTensor`` for bag-of-words inputs: ``x @ W``
+        is then a sparse product) or ``(x_src, x_dst)``, edge features ``[E, edge_dim]`` (edge
         order of the graph; COO order for a SparseTensor).
       - output: ``[N, heads * out_features]`` (``concat``) or ``[N, out_features]``; with
         ``return_attention`` also ``(edge_index [2, E + N], alpha [E + N, heads])``.
@@ -508,7 +510,7 @@ class GATConv(nnx.Module):
         return_attention: bool = False,
     ) -> jax.Array | tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         """Applies the layer; ``deterministic=False`` turns attention dropout on."""
-        x, dtype = prepare_x(x, self.in_features, self.dtype, "GATConv")
+        x, dtype = prepare_x(x, self.in_features, self.dtype, "GATConv", allow_sparse=True)
         if self.lin is not None:
             lin = kernel_of(self.lin, dtype)
         else:
