@@ -125,7 +125,7 @@ def test_pyg_parity(normalization):
     with torch.no_grad():
         for k, lin in enumerate(ref.lins):
             lin.weight.copy_(torch.from_numpy(np.asarray(conv.kernel[k]).T.copy()))
-        ref.bias.copy_(torch.from_numpy(np.asarray(conv.bias[...])))
+        ref.bias.copy_(torch.from_numpy(np.array(conv.bias[...])))
     edge_index = torch.from_numpy(np.stack([graph.senders, graph.receivers]).astype(np.int64))
     tx, tw = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(w))
     expect = ref(tx, edge_index, tw).detach().numpy()
