@@ -186,7 +186,7 @@ def to_torch(torch, a, transpose: bool = False, unsqueeze: bool = False):
     a = np.asarray(a)
     a = a.T if transpose else a
     a = a[None] if unsqueeze else a
-    return torch.from_numpy(np.ascontiguousarray(a))
+    return torch.from_numpy(np.array(a, order="C"))
 
 
 def copy_linear(torch, ref_layer, mine) -> None:

@@ -124,7 +124,7 @@ def test_pyg_parity(normalization):
     ref = tg.nn.ChebConv(8, 6, K=3, normalization=normalization).eval()
     with torch.no_grad():
         for k, lin in enumerate(ref.lins):
-            lin.weight.copy_(torch.from_numpy(np.asarray(conv.kernel[k]).T.copy()))
+            lin.weight.copy_(torch.from_numpy(np.array(conv.kernel[k]).T.copy()))
         ref.bias.copy_(torch.from_numpy(np.array(conv.bias[...])))
     edge_index = torch.from_numpy(np.stack([graph.senders, graph.receivers]).astype(np.int64))
     tx, tw = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(w))

@@ -90,8 +90,8 @@ def test_pyg_parity(improved, weighted):
     conv.bias[...] = jax.random.normal(jax.random.key(1), (6,))
     ref = tg.nn.GCNConv(8, 6, improved=improved)
     with torch.no_grad():
-        ref.lin.weight.copy_(torch.from_numpy(np.asarray(conv.kernel[...]).T.copy()))
-        ref.bias.copy_(torch.from_numpy(np.asarray(conv.bias[...])))
+        ref.lin.weight.copy_(torch.from_numpy(np.array(conv.kernel[...]).T.copy()))
+        ref.bias.copy_(torch.from_numpy(np.array(conv.bias[...])))
     edge_index = torch.from_numpy(np.stack([graph.senders, graph.receivers]).astype(np.int64))
     if w is None and improved:
         # PyG 2.8's gcn_norm adds its self loops before it fills missing weights with ones, so

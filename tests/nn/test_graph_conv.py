@@ -99,9 +99,9 @@ def test_pyg_parity(aggr):
     conv.lin_rel.bias[...] = jnp.linspace(-1.0, 1.0, 6)
     ref = tg.nn.GraphConv(8, 6, aggr=aggr).eval()
     with torch.no_grad():
-        ref.lin_rel.weight.copy_(torch.from_numpy(np.asarray(conv.lin_rel.kernel[...]).T.copy()))
+        ref.lin_rel.weight.copy_(torch.from_numpy(np.array(conv.lin_rel.kernel[...]).T.copy()))
         ref.lin_rel.bias.copy_(torch.from_numpy(np.array(conv.lin_rel.bias[...])))
-        ref.lin_root.weight.copy_(torch.from_numpy(np.asarray(conv.lin_root.kernel[...]).T.copy()))
+        ref.lin_root.weight.copy_(torch.from_numpy(np.array(conv.lin_root.kernel[...]).T.copy()))
     edge_index = torch.from_numpy(np.stack([graph.senders, graph.receivers]).astype(np.int64))
     tx, tw = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(w))
     assert_close(conv(graph, x, w), ref(tx, edge_index, tw).detach().numpy())

@@ -453,3 +453,14 @@ def test_matches_torch_scatter_reduce_and_pyg_softmax():
         np.testing.assert_allclose(call(ours, x, ids, 6), want.numpy(), rtol=1e-5, err_msg=ours)
     want = pyg_utils.softmax(xt, it, num_nodes=6)
     np.testing.assert_allclose(ops.segment_softmax(x, ids, 6), want.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", REDUCERS)
+def test_vmap_over_a_batch_of_signals(name):
+    # Custom VJPs and static num_segments must batch: vmap (values and gradients) == a loop.
+    ids = jnp.array([2, 0, 4, 0, 2, 1, 0, 2, 4], jnp.int32)
+    xs = jnp.asarray(np.random.default_rng(7).normal(size=(3, 9, 2)), jnp.float32)
+    f = lambda x: fn(name)(x, ids, 6)
+    g = jax.grad(lambda x: jnp.sum(jnp.sin(f(x))))
+    np.testing.assert_allclose(jax.vmap(f)(xs), jnp.stack([f(x) for x in xs]), rtol=1e-6)
+    np.testing.assert_allclose(jax.vmap(g)(xs), jnp.stack([g(x) for x in xs]), rtol=1e-5)

@@ -87,7 +87,7 @@ def test_gcn_norm_matches_pyg(adj_dense):
     t_adj = torch_sparse.SparseTensor(
         row=torch.from_numpy(row.astype(np.int64)),
         col=torch.from_numpy(col.astype(np.int64)),
-        value=torch.from_numpy(value),
+        value=torch.from_numpy(np.array(value)),
         sparse_sizes=(6, 6),
     )
     expected = pyg_gcn.gcn_norm(t_adj, add_self_loops=True).to_dense().numpy()

@@ -86,7 +86,7 @@ def test_matches_torch_sparse(helpers):
         return torch_sparse.SparseTensor(
             row=torch.from_numpy(row.astype(np.int64)),
             col=torch.from_numpy(col.astype(np.int64)),
-            value=torch.from_numpy(value),
+            value=torch.from_numpy(np.array(value)),
             sparse_sizes=x.sparse_sizes(),
         )
 
