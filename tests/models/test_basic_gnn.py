@@ -100,3 +100,13 @@ def test_prepared_sparse_features_give_the_dense_result(name):
     g = prepare_graph(graph, 12, recipe)
     run = jax.jit(lambda g, f: model(g, f, deterministic=True))
     assert_close(run(g, feats), run(g, x))
+
+
+def test_residual_with_sparse_input_features():
+    from jgnn.sparse import SparseTensor
+
+    graph, x, _ = random_graph(seed=6)
+    x = jnp.where(x > 1.0, x, 0.0)
+    model = GCN(8, 8, 8, num_layers=2, residual=True, rngs=nnx.Rngs(0))
+    run = lambda f: model(graph, f, deterministic=True)
+    assert_close(run(SparseTensor.from_dense(x)), run(x))

@@ -127,7 +127,7 @@ class BasicGNN(nnx.Module):
                     )
                 h = self.act(h)
                 if self.residual and h.shape == tuple(x.shape):
-                    h = h + x
+                    h = h + (x.to_dense(h.dtype) if isinstance(x, SparseTensor) else x)
             x = h
             xs.append(x)
         if not self.jk:

@@ -56,6 +56,11 @@ def split_x(
                 f"{fn}: a tuple x must be the pair (x_src, x_dst) of arrays, got a "
                 f"{len(x)}-tuple with entries {[type(v).__name__ for v in x]}"
             )
+        if any(isinstance(v, SparseTensor) for v in x):
+            raise TypeError(
+                f"{fn}: sparse node features are supported as one x [N, F], not inside an "
+                f"(x_src, x_dst) pair; densify them with .to_dense()"
+            )
         return jnp.asarray(x[0]), jnp.asarray(x[1]), True
     x = jnp.asarray(x)
     return x, x, False
