@@ -129,11 +129,11 @@ RECIPES: dict[str, Recipe] = {
         hidden=64,
         lr=0.01,
         weight_decay=5e-3,
-        decay_paths=None,
+        decay_paths=("mlp/linears/0/",),
         dropout=0.5,
         epochs=200,
         normalized_graph=False,
-        paper="Klicpera et al., ICLR 2019 (K=10, alpha=0.1)",
+        paper="Klicpera et al., ICLR 2019 (K=10, alpha=0.1, L2 5e-3 on the first layer only)",
     ),
     "sage": Recipe(
         build=_sage,
