@@ -178,3 +178,22 @@ def test_matches_pyg_mlp(norm, mode):
     np.testing.assert_allclose(
         mlp(jnp.asarray(x), batch=batch, num_graphs=3), want, rtol=1e-5, atol=1e-5
     )
+
+
+def test_sparse_input_features_match_dense():
+    from jgnn.sparse import SparseTensor
+
+    x = np.random.default_rng(4).normal(size=(10, 6)).astype(np.float32)
+    x = jnp.asarray(np.where(x > 1.0, x, 0.0))
+    mlp = MLP([6, 8, 3], norm="batch_norm", rngs=nnx.Rngs(0))
+    xs = SparseTensor.from_dense(x)
+    run = lambda m, f: m(f, deterministic=True)
+    np.testing.assert_allclose(jax.jit(run)(mlp, xs), run(mlp, x), rtol=1e-5, atol=1e-6)
+    grad = lambda f: nnx.grad(lambda m: jnp.sum(m(f, deterministic=True) ** 2))(mlp)
+    gs, gd = grad(xs), grad(x)
+    for i in range(2):
+        np.testing.assert_allclose(
+            gs["linears"][i]["kernel"][...], gd["linears"][i]["kernel"][...], rtol=1e-5, atol=1e-6
+        )
+    with pytest.raises(ValueError, match="mask"):
+        mlp(xs, mask=jnp.ones((10,), bool), deterministic=True)

@@ -8,6 +8,7 @@ import jax
 from flax import nnx
 
 from jgnn.nn import APPNP, MLP
+from jgnn.nn._common import dropout_features
 
 __all__ = ["APPNPNet"]
 
@@ -17,7 +18,7 @@ class APPNPNet(nnx.Module):
 
     Shapes:
       - input: a GraphsTuple (or ``SparseTensor`` ``adj_t``) with ``N`` nodes, features
-        ``[N, in_features]``.
+        ``[N, in_features]`` (dense or a ``SparseTensor``, see :class:`jgnn.nn.MLP`).
       - output: logits ``[N, out_features]``.
 
     Args:
@@ -46,5 +47,5 @@ class APPNPNet(nnx.Module):
         self.propagation = APPNP(k, alpha)
 
     def __call__(self, graph: Any, x: jax.Array, *, deterministic: bool = False) -> jax.Array:
-        h = self.mlp(self.dropout(x, deterministic=deterministic), deterministic=deterministic)
+        h = self.mlp(dropout_features(self.dropout, x, deterministic), deterministic=deterministic)
         return self.propagation(graph, h)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jgnn.nn import MLP, BatchNorm, GATConv, GCNConv, GINConv, LayerNorm, SAGEConv
+from jgnn.nn._common import dropout_features
 from jgnn.sparse import SparseTensor
 
 __all__ = ["BasicGNN", "GCN", "GAT", "GIN", "GraphSAGE"]
@@ -107,16 +108,11 @@ class BasicGNN(nnx.Module):
     def apply_conv(self, conv: nnx.Module, graph: Any, x: jax.Array, deterministic: bool):
         return conv(graph, x)
 
-    def _drop(self, x: Any, deterministic: bool) -> Any:
-        if isinstance(x, SparseTensor):  # sparse input features: drop stored entries
-            values = x.value if x.has_value() else jnp.ones((x.nnz(),), jnp.float32)
-            return x.set_value(self.dropout(values, deterministic=deterministic))
-        return self.dropout(x, deterministic=deterministic)
-
     def __call__(self, graph: Any, x: Any, *, deterministic: bool = False) -> jax.Array:
         xs = []
         for i, conv in enumerate(self.convs):
-            h = self.apply_conv(conv, graph, self._drop(x, deterministic), deterministic)
+            x_in = dropout_features(self.dropout, x, deterministic)
+            h = self.apply_conv(conv, graph, x_in, deterministic)
             if i < self.num_layers - 1 or self.jk:
                 if self.norms:
                     norm = self.norms[i]

@@ -134,6 +134,7 @@ RECIPES: dict[str, Recipe] = {
         epochs=200,
         normalized_graph=False,
         paper="Klicpera et al., ICLR 2019 (K=10, alpha=0.1, L2 5e-3 on the first layer only)",
+        sparse_features=True,
     ),
     "sage": Recipe(
         build=_sage,

@@ -2,8 +2,8 @@
 
 - node features: :func:`split_x` reads ``x`` or a bipartite pair ``(x_src, x_dst)``,
   :func:`check_features` / :func:`check_node_features` check feature sizes with the shapes in
-  the message, and :func:`prepare_x` is the common call prologue of a layer module (split,
-  check, cast to the compute dtype);
+  the message, :func:`prepare_x` is the common call prologue of a layer module (split,
+  check, cast to the compute dtype) and :func:`dropout_features` drops dense or sparse features;
 - parameters: :func:`linear` builds an ``nnx.Linear`` with a Glorot kernel, and
   :func:`linear_params` / :func:`kernel_of` / :func:`param_of` read parameters of optional
   sub-modules as arrays in the compute dtype;
@@ -47,7 +47,7 @@ def split_x(
         if not allow_sparse:
             raise TypeError(
                 f"{fn} takes dense node features, got a SparseTensor {tuple(x.shape)}; only "
-                f"GCNConv and GATConv accept sparse node features (densify with x.to_dense())"
+                f"GCNConv, GATConv and MLP accept sparse node features (densify with x.to_dense())"
             )
         return x, x, False
     if isinstance(x, tuple):
@@ -64,6 +64,15 @@ def split_x(
         return jnp.asarray(x[0]), jnp.asarray(x[1]), True
     x = jnp.asarray(x)
     return x, x, False
+
+
+def dropout_features(dropout: nnx.Dropout, x: Any, deterministic: bool | None) -> Any:
+    """Dropout on node features, dense or a ``SparseTensor`` (its stored entries are dropped:
+    zeros stay zero, so this has the distribution of dense dropout on the densified array)."""
+    if isinstance(x, SparseTensor):
+        values = x.value if x.has_value() else jnp.ones((x.nnz(),), jnp.float32)
+        return x.set_value(dropout(values, deterministic=deterministic))
+    return dropout(x, deterministic=deterministic)
 
 
 def as_pair(in_features: int | tuple[int, int]) -> tuple[int, int]:

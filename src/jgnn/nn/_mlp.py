@@ -19,6 +19,7 @@ from flax import nnx
 
 from jgnn.nn._common import check_features
 from jgnn.nn._norm import BatchNorm, GraphNorm, LayerNorm
+from jgnn.sparse import SparseTensor
 
 __all__ = ["MLP"]
 
@@ -235,7 +236,8 @@ class MLP(nnx.Module):
         """Applies the MLP to every node.
 
         Args:
-          x: ``[N, in_features]``.
+          x: ``[N, in_features]``, dense or a ``SparseTensor`` (bag-of-words inputs: the first
+            layer is then a sparse product; no ``mask``).
           graph: batch of graphs for ``"layer_norm"`` in graph mode or ``"graph_norm"``.
           batch: instead of ``graph``: graph index of every node ``[N]``.
           num_graphs: static number of graphs with ``batch``.
@@ -253,6 +255,8 @@ class MLP(nnx.Module):
         """
         check_features(x, self.in_features, "MLP")
         keep = None
+        if mask is not None and isinstance(x, SparseTensor):
+            raise ValueError("MLP: `mask` is not supported with SparseTensor features")
         if mask is not None:
             keep = jnp.asarray(mask)
             if keep.shape != (x.shape[0],):
@@ -264,7 +268,7 @@ class MLP(nnx.Module):
         if use_running_average is None:
             use_running_average = deterministic
         for i, linear in enumerate(self.linears):
-            x = linear(x)
+            x = _sparse_linear(linear, x) if isinstance(x, SparseTensor) else linear(x)
             last = i == self.num_layers - 1
             if not (last and self.plain_last):
                 if self.act is not None and self.act_first:
@@ -287,3 +291,10 @@ class MLP(nnx.Module):
         if isinstance(norm, LayerNorm) and norm.mode == "node":
             return norm(x, mask=mask)
         return norm(x, graph, batch=batch, num_graphs=num_graphs, mask=mask)
+
+
+def _sparse_linear(linear: nnx.Linear, x: SparseTensor) -> jax.Array:
+    """``x @ kernel + bias`` for sparse ``x``: a sparse-dense product, no dense ``x``."""
+    dtype = linear.dtype or linear.kernel[...].dtype
+    out = x @ linear.kernel[...].astype(dtype)
+    return out if linear.bias is None else out + linear.bias[...].astype(dtype)
