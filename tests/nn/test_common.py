@@ -4,11 +4,11 @@ import jax.numpy as jnp
 import pytest
 from flax import nnx
 
-from jgnn.nn import GATv2Conv, SAGEConv
+from jgnn.nn import GATv2Conv, GraphConv
 from jgnn.sparse import SparseTensor
 
 
-@pytest.mark.parametrize("layer", [GATv2Conv, SAGEConv])
+@pytest.mark.parametrize("layer", [GATv2Conv, GraphConv])
 def test_sparse_node_features_rejected_by_dense_only_layers(layer):
     conv = layer(3, 2, rngs=nnx.Rngs(0))
     x = SparseTensor.from_dense(jnp.eye(4, 3))

@@ -132,3 +132,21 @@ def test_pyg_parity(aggr, normalize, root, project, out):
     edge_index = torch.from_numpy(np.stack([graph.senders, graph.receivers]).astype(np.int64))
     expect = ref(torch.from_numpy(np.array(x)), edge_index).detach().numpy()
     assert_close(conv(graph, x), expect)
+
+
+@pytest.mark.parametrize("aggr, out", [("mean", 4), ("sum", 16)])
+def test_sparse_input_features_match_dense(aggr, out):
+    from jgnn.sparse import SparseTensor
+
+    graph, x, _ = random_graph(seed=9, edge_dim=0)
+    x = jnp.where(x > 0.8, x, 0.0)  # mostly zeros, like bag-of-words features
+    conv = SAGEConv(8, out, aggr=aggr, normalize=True, rngs=nnx.Rngs(0))
+    xs = SparseTensor.from_dense(x)
+    for g in (graph, to_adj_t(graph)):
+        assert_close(jax.jit(lambda g, f: conv(g, f))(g, xs), conv(g, x))
+    grad = lambda feats: nnx.grad(lambda m: jnp.sum(m(graph, feats) ** 2))(conv)
+    g_sparse, g_dense = grad(xs), grad(x)
+    for name in ("lin_l", "lin_r"):
+        assert_close(g_sparse[name]["kernel"][...], g_dense[name]["kernel"][...])
+    with pytest.raises(TypeError, match="sum or mean"):
+        SAGEConv(8, 4, aggr="max", rngs=nnx.Rngs(0))(graph, xs)

@@ -146,6 +146,7 @@ RECIPES: dict[str, Recipe] = {
         epochs=200,
         normalized_graph=False,
         paper="Hamilton et al., NeurIPS 2017 (mean aggregator)",
+        sparse_features=True,
     ),
     "gin": Recipe(
         build=_gin,

@@ -46,8 +46,9 @@ def split_x(
     if isinstance(x, SparseTensor):
         if not allow_sparse:
             raise TypeError(
-                f"{fn} takes dense node features, got a SparseTensor {tuple(x.shape)}; only "
-                f"GCNConv, GATConv and MLP accept sparse node features (densify with x.to_dense())"
+                f"{fn} takes dense node features, got a SparseTensor {tuple(x.shape)}; sparse "
+                f"node features go to GCNConv, GATConv, SAGEConv (sum/mean) and MLP only "
+                f"(densify with x.to_dense())"
             )
         return x, x, False
     if isinstance(x, tuple):

@@ -56,13 +56,17 @@ def aggregate_linear(
     is applied to ``x_src`` before aggregation (``[N_src, out]`` messages instead of
     ``[N_src, in]``); the result is the same up to rounding. ``message`` is ``None`` (``x_j``
     times ``edge_weight`` when given, or a SparseTensor's stored values) or a builtin such as
-    ``jgnn.fn.copy_u`` (the values are ignored).
+    ``jgnn.fn.copy_u`` (the values are ignored). A ``SparseTensor`` ``x_src`` (sparse node
+    features) is always projected first, so it needs a linear aggregate.
     """
-    first = (
-        isinstance(aggregate, str)
-        and aggregate in _LINEAR_AGGREGATES
-        and kernel.shape[1] < kernel.shape[0]
-    )
+    linear = isinstance(aggregate, str) and aggregate in _LINEAR_AGGREGATES
+    sparse = isinstance(x_src, SparseTensor)
+    if sparse and not linear:
+        raise TypeError(
+            f"sparse node features need a sum or mean aggregate (the projection is applied "
+            f"before aggregating), got {aggregate!r}; densify them with .to_dense()"
+        )
+    first = linear and (sparse or kernel.shape[1] < kernel.shape[0])
     h = x_src @ kernel if first else x_src
     if edge_weight is None and message is None and isinstance(graph, SparseTensor):
         edge_weight = graph.coo()[2]

@@ -62,7 +62,9 @@ def sage_conv(
     Args:
       graph: a GraphsTuple, an edge index ``[2, E]`` or a SparseTensor ``adj_t`` (its stored
         values are ignored, as in PyG: every edge counts once).
-      x: node features ``[N, F]``, or ``(x_src [N_src, F_src], x_dst [N_dst, F_dst])``.
+      x: node features ``[N, F]`` (dense, or a ``SparseTensor`` with a sum/mean aggregate:
+        the neighbours are then projected by a sparse product before aggregating), or
+        ``(x_src [N_src, F_src], x_dst [N_dst, F_dst])``.
       kernel: ``[A * F_src, F_out]`` applied to the aggregated neighbours (``A`` aggregates).
       bias: optional ``[F_out]``.
       root_kernel: optional ``[F_dst, F_out]`` applied to the node itself.
@@ -77,7 +79,7 @@ def sage_conv(
       ``[N_dst, F_out]``.
     """
     aggr = _check_aggr(aggr, "sage_conv")
-    x_src, x_dst, bipartite = split_x(x, "sage_conv")
+    x_src, x_dst, bipartite = split_x(x, "sage_conv", allow_sparse=True)
     if project_kernel is not None:
         x_src = jax.nn.relu(apply_linear(x_src, project_kernel, project_bias))
         bipartite = True  # x_src no longer is x_dst
@@ -107,8 +109,8 @@ class SAGEConv(nnx.Module):
 
     Shapes:
       - input: a GraphsTuple, edge index ``[2, E]`` or ``SparseTensor`` ``adj_t``; node
-        features ``[N, in_features]`` or ``([N_src, F_src], [N_dst, F_dst])`` (e.g. a
-        sampled bipartite block).
+        features ``[N, in_features]`` (dense, or a ``SparseTensor`` with sum/mean) or
+        ``([N_src, F_src], [N_dst, F_dst])`` (e.g. a sampled bipartite block).
       - output: ``[N_dst, out_features]``.
 
     Args:
@@ -158,7 +160,7 @@ class SAGEConv(nnx.Module):
         self.lin_r = nnx.Linear(in_dst, out_features, use_bias=False, **kw) if root_weight else None
 
     def __call__(self, graph: Graph, x: NodeFeatures) -> jax.Array:
-        x, dtype = prepare_x(x, self.in_features, self.dtype, "SAGEConv")
+        x, dtype = prepare_x(x, self.in_features, self.dtype, "SAGEConv", allow_sparse=True)
         kernel, bias = linear_params(self.lin_l, dtype)
         root_kernel, _ = linear_params(self.lin_r, dtype)
         project_kernel, project_bias = linear_params(self.lin, dtype)
