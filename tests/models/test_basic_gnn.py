@@ -110,3 +110,20 @@ def test_residual_with_sparse_input_features():
     model = GCN(8, 8, 8, num_layers=2, residual=True, rngs=nnx.Rngs(0))
     run = lambda f: model(graph, f, deterministic=True)
     assert_close(run(SparseTensor.from_dense(x)), run(x))
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(RECIPES) if RECIPES[n].sparse_adjacency])
+def test_prepared_sparse_adjacency_gives_the_edge_list_result(name):
+    import dataclasses
+
+    from jgnn.models import prepare_graph
+    from jgnn.sparse import SparseTensor
+
+    recipe = RECIPES[name]
+    graph, x, _ = random_graph(seed=7)
+    adj_t = prepare_graph(graph, 12, recipe)
+    edges = prepare_graph(graph, 12, dataclasses.replace(recipe, sparse_adjacency=False))
+    assert isinstance(adj_t, SparseTensor) and not isinstance(edges, SparseTensor)
+    model = recipe.build(8, 3, recipe.hidden, recipe.dropout, nnx.Rngs(0))
+    run = jax.jit(lambda g, f: model(g, f, deterministic=True))
+    assert_close(run(adj_t, x), run(edges, x))

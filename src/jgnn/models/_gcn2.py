@@ -14,6 +14,7 @@ import jax
 from flax import nnx
 
 from jgnn.nn import GCN2Conv
+from jgnn.nn._common import dropout_features, linear_on_features
 
 __all__ = ["GCNII"]
 
@@ -32,7 +33,7 @@ class GCNII(nnx.Module):
 
     Shapes:
       - input: a GraphsTuple (or a SparseTensor ``adj_t``) with ``N`` nodes, node features
-        ``[N, in_features]``.
+        ``[N, in_features]`` (dense or a ``SparseTensor``).
       - output: logits ``[N, out_features]``.
 
     Args:
@@ -99,8 +100,8 @@ class GCNII(nnx.Module):
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
 
     def __call__(self, graph: Any, x: jax.Array, *, deterministic: bool = False) -> jax.Array:
-        x = self.dropout(x, deterministic=deterministic)
-        x = x_0 = nnx.relu(self.lins[0](x))
+        x = dropout_features(self.dropout, x, deterministic)
+        x = x_0 = nnx.relu(linear_on_features(self.lins[0], x))
         for conv in self.convs:
             x = self.dropout(x, deterministic=deterministic)
             x = nnx.relu(conv(graph, x, x_0))

@@ -15,7 +15,7 @@ from jgnn.models._appnp import APPNPNet
 from jgnn.models._basic_gnn import GAT, GCN, GIN, GraphSAGE
 from jgnn.models._gcn2 import GCNII
 from jgnn.nn import gcn_norm
-from jgnn.sparse import SparseTensor
+from jgnn.sparse import SparseTensor, to_adj_t
 
 __all__ = ["Recipe", "RECIPES", "prepare_features", "prepare_graph"]
 
@@ -39,6 +39,8 @@ class Recipe:
       paper: citation.
       sparse_features: the model accepts a ``SparseTensor`` of node features, used by
         :func:`prepare_features` when the features are sparse.
+      sparse_adjacency: :func:`prepare_graph` hands the model a ``SparseTensor`` ``adj_t``
+        (fused sparse products in every layer) instead of a GraphsTuple.
     """
 
     build: Callable[..., nnx.Module]
@@ -51,6 +53,7 @@ class Recipe:
     normalized_graph: bool
     paper: str
     sparse_features: bool = False
+    sparse_adjacency: bool = False
 
 
 def _gcn(in_features, num_classes, hidden, dropout, rngs):
@@ -123,6 +126,8 @@ RECIPES: dict[str, Recipe] = {
         epochs=1000,
         normalized_graph=True,
         paper="Chen et al., ICML 2020 (GCNII, 64 layers)",
+        sparse_features=True,
+        sparse_adjacency=True,
     ),
     "appnp": Recipe(
         build=_appnp,
@@ -163,12 +168,15 @@ RECIPES: dict[str, Recipe] = {
 
 
 def prepare_graph(graph: Any, num_nodes: int, recipe: Recipe) -> Any:
-    """Moves a host graph to the device (features dropped) and normalises it if the recipe asks.
+    """Moves a host graph to the device (features dropped), normalises it if the recipe asks,
+    and turns it into a ``SparseTensor`` ``adj_t`` for recipes with ``sparse_adjacency``.
 
     Host-side: run once before training; the result is passed to every jitted step.
     """
     graph = jax.tree.map(lambda a: jnp.asarray(a, np.asarray(a).dtype), graph._replace(nodes=None))
-    return gcn_norm(graph, num_nodes=num_nodes) if recipe.normalized_graph else graph
+    if recipe.normalized_graph:
+        graph = gcn_norm(graph, num_nodes=num_nodes)
+    return to_adj_t(graph, num_nodes) if recipe.sparse_adjacency else graph
 
 
 def prepare_features(x: Any, recipe: Recipe) -> jax.Array | SparseTensor:

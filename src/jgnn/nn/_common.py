@@ -7,7 +7,8 @@
 - parameters: :func:`linear` builds an ``nnx.Linear`` with a Glorot kernel, and
   :func:`linear_params` / :func:`kernel_of` / :func:`param_of` read parameters of optional
   sub-modules as arrays in the compute dtype;
-- maths: :func:`apply_linear` (``x @ kernel + bias``) and :func:`add_root_and_bias`.
+- maths: :func:`apply_linear` (``x @ kernel + bias``), :func:`linear_on_features` (an
+  ``nnx.Linear`` on dense or sparse features) and :func:`add_root_and_bias`.
 """
 
 from __future__ import annotations
@@ -188,6 +189,16 @@ def param_of(p: nnx.Param | None, dtype: Any = None) -> jax.Array | None:
 # --------------------------------------------------------------------------------------------
 # Maths
 # --------------------------------------------------------------------------------------------
+
+
+def linear_on_features(linear: nnx.Linear, x: Any) -> jax.Array:
+    """``linear(x)``, also for sparse node features: ``x @ kernel + bias`` is then a
+    sparse-dense product and no dense ``x`` is formed."""
+    if not isinstance(x, SparseTensor):
+        return linear(x)
+    dtype = linear.dtype or linear.kernel[...].dtype
+    out = x @ linear.kernel[...].astype(dtype)
+    return out if linear.bias is None else out + linear.bias[...].astype(dtype)
 
 
 def apply_linear(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None) -> jax.Array:

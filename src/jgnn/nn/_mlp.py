@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import jraph
 from flax import nnx
 
-from jgnn.nn._common import check_features
+from jgnn.nn._common import check_features, linear_on_features
 from jgnn.nn._norm import BatchNorm, GraphNorm, LayerNorm
 from jgnn.sparse import SparseTensor
 
@@ -268,7 +268,7 @@ class MLP(nnx.Module):
         if use_running_average is None:
             use_running_average = deterministic
         for i, linear in enumerate(self.linears):
-            x = _sparse_linear(linear, x) if isinstance(x, SparseTensor) else linear(x)
+            x = linear_on_features(linear, x)
             last = i == self.num_layers - 1
             if not (last and self.plain_last):
                 if self.act is not None and self.act_first:
@@ -291,10 +291,3 @@ class MLP(nnx.Module):
         if isinstance(norm, LayerNorm) and norm.mode == "node":
             return norm(x, mask=mask)
         return norm(x, graph, batch=batch, num_graphs=num_graphs, mask=mask)
-
-
-def _sparse_linear(linear: nnx.Linear, x: SparseTensor) -> jax.Array:
-    """``x @ kernel + bias`` for sparse ``x``: a sparse-dense product, no dense ``x``."""
-    dtype = linear.dtype or linear.kernel[...].dtype
-    out = x @ linear.kernel[...].astype(dtype)
-    return out if linear.bias is None else out + linear.bias[...].astype(dtype)
