@@ -137,7 +137,12 @@ def run_pyg(
     ]
     edge_weight = None
     if RECIPES[model_name].normalized_graph and model_name != "gcn":  # GCNConv normalises itself
-        edge_index, edge_weight = gcn_norm(edge_index, num_nodes=len(x))
+        # As PyG's gcn2_cora.py: GCNNorm, then ToSparseTensor (a torch_sparse adj_t).
+        import torch_sparse
+
+        (src, dst), w = gcn_norm(edge_index, num_nodes=len(x))
+        n = len(x)
+        edge_index = torch_sparse.SparseTensor(row=dst, col=src, value=w, sparse_sizes=(n, n))
     model, opt = _pyg_model(model_name, x.shape[1], data.num_classes, input_dropout)
     times, best_val, test_at_best = [], -1.0, 0.0
     for _ in range(epochs):
