@@ -48,7 +48,7 @@ def run_jgnn(model_name: str, data, x: np.ndarray, seed: int, epochs: int) -> di
     return result.metrics
 
 
-def _pyg_model(model_name: str, in_features: int, num_classes: int, input_dropout: bool = True):
+def pyg_model(model_name: str, in_features: int, num_classes: int, input_dropout: bool = True):
     """PyG's counterpart of a recipe: its example scripts' models (gcn.py, gat.py, gcn2_cora.py)."""
     import torch
     import torch.nn.functional as F
@@ -143,7 +143,7 @@ def run_pyg(
         (src, dst), w = gcn_norm(edge_index, num_nodes=len(x))
         n = len(x)
         edge_index = torch_sparse.SparseTensor(row=dst, col=src, value=w, sparse_sizes=(n, n))
-    model, opt = _pyg_model(model_name, x.shape[1], data.num_classes, input_dropout)
+    model, opt = pyg_model(model_name, x.shape[1], data.num_classes, input_dropout)
     times, best_val, test_at_best = [], -1.0, 0.0
     for _ in range(epochs):
         t0 = time.perf_counter()

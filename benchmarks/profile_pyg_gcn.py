@@ -1,7 +1,8 @@
 """Where PyG's CPU time goes in one Cora GCN training step (`torch.profiler`, op table).
 
-Builds the PyG side of `bench_planetoid.py` (its `gcn.py`-style GCN, dropout on the dense
-row-normalised input) and profiles ten forward+backward passes after three warm-up passes.
+Takes the PyG model of `bench_planetoid.py` (its `gcn.py`-style GCN, dropout on the dense
+row-normalised input) and profiles ten training steps (forward, loss, backward, Adam) after three
+warm-up steps.
 
 Usage:
   JGNN_DATA=../shared/data python benchmarks/profile_pyg_gcn.py [--torch-threads 1]
@@ -23,8 +24,8 @@ def main() -> None:
 
     import torch
     import torch.nn.functional as F
+    from bench_planetoid import pyg_model  # the very model the Planetoid benchmark times
     from torch.profiler import profile
-    from torch_geometric.nn import GCNConv
 
     from jgnn import datasets
 
@@ -34,12 +35,14 @@ def main() -> None:
     x = torch.from_numpy(np.array(datasets.normalize_features(data.graph.nodes)))
     senders, receivers = np.asarray(data.graph.senders), np.asarray(data.graph.receivers)
     edge_index = torch.from_numpy(np.stack([senders, receivers]).astype(np.int64))
-    conv1, conv2 = GCNConv(x.shape[1], 16, cached=True), GCNConv(16, data.num_classes, cached=True)
+    y = torch.from_numpy(np.asarray(data.labels).astype(np.int64))
+    model, opt = pyg_model("gcn", x.shape[1], data.num_classes)
+    model.train()
 
     def step():
-        h = F.dropout(x, 0.5, training=True)
-        h = F.dropout(conv1(h, edge_index).relu(), 0.5, training=True)
-        conv2(h, edge_index).sum().backward()
+        opt.zero_grad()
+        F.cross_entropy(model(x, edge_index), y).backward()
+        opt.step()
 
     for _ in range(3):
         step()

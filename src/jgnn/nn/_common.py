@@ -196,9 +196,7 @@ def linear_on_features(linear: nnx.Linear, x: Any) -> jax.Array:
     sparse-dense product and no dense ``x`` is formed."""
     if not isinstance(x, SparseTensor):
         return linear(x)
-    dtype = linear.dtype or linear.kernel[...].dtype
-    out = x @ linear.kernel[...].astype(dtype)
-    return out if linear.bias is None else out + linear.bias[...].astype(dtype)
+    return apply_linear(x, *linear_params(linear, linear.dtype or linear.kernel[...].dtype))
 
 
 def apply_linear(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None) -> jax.Array:
