@@ -21,31 +21,14 @@ import time
 
 import jax
 import numpy as np
-from flax import nnx
 
 from jgnn import datasets
-from jgnn.models import RECIPES, prepare_features, prepare_graph
-from jgnn.train import adam_l2, fit_node_classifier
+from jgnn.models import RECIPES
+from jgnn.train import train_recipe
 
 
 def run_jgnn(model_name: str, data, x: np.ndarray, seed: int, epochs: int) -> dict:
-    recipe = RECIPES[model_name]
-    model = recipe.build(
-        x.shape[1], data.num_classes, recipe.hidden, recipe.dropout, nnx.Rngs(seed)
-    )
-    result = fit_node_classifier(
-        model,
-        prepare_graph(data.graph, len(x), recipe),
-        prepare_features(x, recipe),
-        data.labels,
-        data.train_mask,
-        data.val_mask,
-        data.test_mask,
-        tx=adam_l2(recipe.lr, recipe.weight_decay, decay_paths=recipe.decay_paths),
-        epochs=epochs,
-        progress=False,
-    )
-    return result.metrics
+    return train_recipe(model_name, data, x, seed=seed, epochs=epochs).metrics
 
 
 def pyg_model(model_name: str, in_features: int, num_classes: int, input_dropout: bool = True):

@@ -4,7 +4,8 @@ The graph type is :class:`jraph.GraphsTuple` (re-exported as ``jgnn.GraphsTuple`
 computation is a pure function over arrays and every layer a thin Flax NNX module around one.
 
 Subpackages: :mod:`jgnn.graph` (construction, validation, padding; its names are also exported
-here), :mod:`jgnn.ops` (segment reducers, DGL-style ``gspmm``/``gsddmm``/``edge_softmax``),
+here), :mod:`jgnn.segment` (segment reducers), :mod:`jgnn.ops` (DGL-style
+``gspmm``/``gsddmm``/``edge_softmax``),
 :mod:`jgnn.fn` (DGL builtin message/reduce functions), :mod:`jgnn.sparse` (``SparseTensor``),
 :mod:`jgnn.message_passing` (``propagate``), :mod:`jgnn.nn` (layers), :mod:`jgnn.models`,
 :mod:`jgnn.datasets`, :mod:`jgnn.train`.
@@ -19,17 +20,20 @@ from jgnn import message_passing as message_passing
 from jgnn import models as models
 from jgnn import nn as nn
 from jgnn import ops as ops
+from jgnn import segment as segment
 from jgnn import sparse as sparse
 from jgnn import train as train
 from jgnn.graph import *  # noqa: F403 - the graph helpers are jgnn's top-level vocabulary
 from jgnn.graph import __all__ as _graph_all
 from jgnn.message_passing import MessagePassing as MessagePassing
 from jgnn.message_passing import propagate as propagate
+from jgnn.sparse import Graph as Graph
 from jgnn.sparse import SparseTensor as SparseTensor
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Graph",
     "GraphsTuple",
     "MessagePassing",
     "SparseTensor",
@@ -41,6 +45,7 @@ __all__ = [
     "nn",
     "ops",
     "propagate",
+    "segment",
     "sparse",
     "train",
     *_graph_all,

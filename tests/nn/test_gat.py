@@ -22,7 +22,7 @@ from nn.layer_checks import (
 )
 
 from jgnn.nn import GATConv
-from jgnn.nn._gat import add_attention_self_loops
+from jgnn.nn._attention import add_attention_self_loops
 from jgnn.sparse import to_adj_t
 
 

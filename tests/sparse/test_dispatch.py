@@ -60,3 +60,33 @@ def test_explicit_names_are_validated():
         resolve_impl("bcsr", reduce="sum", value_ndim=2)
     with pytest.raises(NotImplementedError, match="impl='segment'"):
         resolve_impl("pallas", reduce="sum", value_ndim=2)
+
+
+def test_one_sparse_product_decision():
+    """use_sparse_product: the rule every caller (gspmm, propagate, update_all) defers to."""
+    from jgnn.sparse import sparse_product_form, use_sparse_product
+
+    assert sparse_product_form("copy_lhs", "max", None)
+    assert sparse_product_form("mul", "sum", (5,)) and sparse_product_form("mul", "sum", (5, 1))
+    assert not sparse_product_form("mul", "sum", (5, 3))
+    assert not sparse_product_form("add", "sum", (5,))
+    assert not sparse_product_form("copy_lhs", "prod", None)
+
+    def use(impl="auto", fusable=True, sparse_graph=False, fuse="auto"):
+        return use_sparse_product(
+            impl, fusable=fusable, sparse_graph=sparse_graph, fuse=fuse, fn="f"
+        )
+
+    assert use(sparse_graph=True) and not use() and use(impl="bcsr")
+    assert not use(sparse_graph=True, fusable=False)
+    assert use(fuse=True) and not use(sparse_graph=True, fuse=False)
+    with pytest.raises(NotImplementedError, match="impl='auto' or 'segment'"):
+        use(impl="pallas", fusable=False)
+    with pytest.raises(NotImplementedError, match="cannot fuse.*fuse='auto'"):
+        use(fusable=False, fuse=True)
+    with pytest.raises(NotImplementedError, match="fuse=False"):
+        use(impl="bcsr", fuse=False)
+    with pytest.raises(ValueError, match="f: impl must be one of"):
+        use(impl="csr")
+    with pytest.raises(ValueError, match="fuse must be 'auto', True or False"):
+        use(fuse="yes")

@@ -92,3 +92,49 @@ def test_gcn_norm_matches_pyg(adj_dense):
     )
     expected = pyg_gcn.gcn_norm(t_adj, add_self_loops=True).to_dense().numpy()
     np.testing.assert_allclose(gcn_norm(adj).to_dense(), expected, rtol=1e-5, atol=1e-7)
+
+
+def _dense_gcn(adj: np.ndarray, fill: float) -> np.ndarray:
+    """D^-1/2 (A + fill I) D^-1/2 with in-degrees (row sums of adj_t); isolated nodes 0."""
+    a = adj + fill * np.eye(adj.shape[0])
+    deg = a.sum(1)
+    inv = np.where(deg > 0, 1.0 / np.sqrt(np.where(deg > 0, deg, 1.0)), 0.0)
+    return inv[:, None] * a * inv[None, :]
+
+
+@pytest.mark.parametrize("improved", [False, True])
+def test_gcn_norm_is_one_function_for_every_graph_form(improved):
+    """An edge list, an edge index and an adj_t give the same operator (a dense oracle)."""
+    import jgnn
+
+    rng = np.random.default_rng(3)
+    n = 7
+    src, dst = np.nonzero((rng.random((n, n)) < 0.3) & ~np.eye(n, dtype=bool))
+    w = rng.uniform(0.5, 2.0, src.size).astype(np.float32)
+    adj_t = np.zeros((n, n))
+    adj_t[dst, src] = w
+    want = _dense_gcn(adj_t, 2.0 if improved else 1.0)
+    assert jgnn.nn.gcn_norm is gcn_norm
+    g = jgnn.from_edge_index(np.stack([src, dst]), n, nodes=jnp.ones((n, 1)))
+    for graph in (g, jnp.asarray(np.stack([src, dst]))):
+        out = gcn_norm(graph, jnp.asarray(w), num_nodes=n, improved=improved)
+        got = np.zeros((n, n))
+        np.add.at(got, (np.asarray(out.receivers), np.asarray(out.senders)), np.asarray(out.edges))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    sp = gcn_norm(SparseTensor(dst, src, jnp.asarray(w), (n, n)), improved=improved)
+    np.testing.assert_allclose(sp.to_dense(), want, rtol=1e-5, atol=1e-7)
+
+
+def test_symmetric_norm_against_dense_and_with_an_implicit_loop():
+    from jgnn.sparse import symmetric_norm
+
+    src = jnp.array([0, 1, 2, 2])
+    dst = jnp.array([1, 2, 0, 1])
+    w = jnp.array([1.0, 2.0, 3.0, 0.5])
+    out, inv = symmetric_norm(w, src, dst, 4, self_loop=1.0)
+    deg = np.array([3.0, 1.5, 2.0, 0.0]) + 1.0
+    np.testing.assert_allclose(inv, 1 / np.sqrt(deg), rtol=1e-6)
+    want = np.asarray(w) / np.sqrt(deg[np.asarray(src)] * deg[np.asarray(dst)])
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    _, inv0 = symmetric_norm(w, src, dst, 4)
+    assert inv0[3] == 0.0  # isolated node: weight 0, not inf

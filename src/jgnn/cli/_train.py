@@ -9,7 +9,6 @@ import tempfile
 from typing import Any
 
 import jax
-from flax import nnx
 
 __all__ = ["add_train_parser", "run_train"]
 
@@ -57,16 +56,10 @@ def _write_json_atomic(path: str, payload: dict[str, Any]) -> None:
         raise
 
 
-def _pick(value: Any, default: Any) -> Any:
-    return default if value is None else value
-
-
 def run_train(args: argparse.Namespace) -> int:
     from jgnn import datasets
-    from jgnn.models import RECIPES, prepare_features, prepare_graph
-    from jgnn.train import adam_l2, fit_node_classifier
+    from jgnn.train import train_recipe
 
-    recipe = RECIPES[args.model]
     if args.dataset == "synthetic":
         data = datasets.load("synthetic", seed=args.seed)
     else:
@@ -74,32 +67,22 @@ def run_train(args: argparse.Namespace) -> int:
     x = data.graph.nodes
     if args.dataset != "synthetic":
         x = datasets.normalize_features(x)  # PyG's NormalizeFeatures, as in the papers
-    hidden = _pick(args.hidden, recipe.hidden)
-    dropout = _pick(args.dropout, recipe.dropout)
-    lr = _pick(args.lr, recipe.lr)
-    weight_decay = _pick(args.weight_decay, recipe.weight_decay)
-    epochs = _pick(args.epochs, recipe.epochs)
-    model = recipe.build(x.shape[1], data.num_classes, hidden, dropout, nnx.Rngs(args.seed))
-    result = fit_node_classifier(
-        model,
-        prepare_graph(data.graph, len(x), recipe),
-        prepare_features(x, recipe),
-        data.labels,
-        data.train_mask,
-        data.val_mask,
-        data.test_mask,
-        tx=adam_l2(lr, weight_decay, decay_paths=recipe.decay_paths),
-        epochs=epochs,
+    result = train_recipe(
+        args.model,
+        data,
+        x,
+        seed=args.seed,
+        hidden=args.hidden,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        dropout=args.dropout,
+        epochs=args.epochs,
         progress=not args.no_progress,
     )
     metrics = {
         "dataset": data.name,
         "model": args.model,
         "seed": args.seed,
-        "hidden": hidden,
-        "lr": lr,
-        "weight_decay": weight_decay,
-        "dropout": dropout,
         "backend": jax.default_backend(),
         "jax_version": jax.__version__,
         **result.metrics,

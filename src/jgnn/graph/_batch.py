@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from jgnn.graph._host import is_traced, like, to_device
+from jgnn._checks import is_traced
+from jgnn._host import like, to_device
 
 __all__ = ["batch", "unbatch"]
 

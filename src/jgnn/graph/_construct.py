@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from jgnn.graph._host import is_traced, to_device
+from jgnn._checks import is_traced, static_int
+from jgnn._host import to_device
 from jgnn.graph._validate import check_graph
 
 __all__ = [
@@ -155,9 +156,7 @@ def from_edge_index(
     """
     edge_index = _as_edge_index(edge_index)
     n_edge_total = int(jnp.shape(edge_index)[1])
-    num_nodes = int(num_nodes)
-    if num_nodes < 0:
-        raise ValueError(f"`num_nodes` must be non-negative, got {num_nodes}.")
+    num_nodes = static_int(num_nodes, "from_edge_index: `num_nodes`")
     if check and not is_traced(edge_index):
         arr = np.asarray(edge_index)
         for row, name in ((0, "senders"), (1, "receivers")):

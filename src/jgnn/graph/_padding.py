@@ -16,7 +16,6 @@ whole-array reductions (e.g. a mean over all nodes) must use :func:`node_mask`/:
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,8 +24,10 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
+from jgnn._checks import is_traced, static_int
+from jgnn._host import like, to_device
+from jgnn._sizes import next_pow2, round_up_multiple
 from jgnn.graph._construct import _resolve_num_nodes, num_edges
-from jgnn.graph._host import is_traced, like, to_device
 
 __all__ = [
     "BucketPolicy",
@@ -40,19 +41,7 @@ __all__ = [
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"`{name}` must be an int, got {type(value).__name__} {value!r}.")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
-    return int(value)
-
-
-def _next_pow2(x: int) -> int:
-    return 1 if x <= 1 else 1 << (x - 1).bit_length()
-
-
-def _round_up(x: int, k: int) -> int:
-    return k * math.ceil(x / k)
+    return static_int(value, f"`{name}`", minimum=minimum)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,13 +185,17 @@ class BucketPolicy:
         if self.kind == "powers_of_two":
             mn, me, mg = self.params
             return (
-                max(_next_pow2(n + 1), mn),
-                max(_next_pow2(e), me),
-                max(_next_pow2(g + 1), mg),
+                max(next_pow2(n + 1), mn),
+                max(next_pow2(e), me),
+                max(next_pow2(g + 1), mg),
             )
         if self.kind == "multiple_of":
             kn, ke, kg = self.params
-            return (_round_up(n + 1, kn), _round_up(max(e, 1), ke), _round_up(g + 1, kg))
+            return (
+                round_up_multiple(n + 1, kn),
+                round_up_multiple(max(e, 1), ke),
+                round_up_multiple(g + 1, kg),
+            )
         for bn, be, bg in self.sizes:
             if bn >= n + 1 and be >= e and bg >= g + 1:
                 return (bn, be, bg)

@@ -17,8 +17,10 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
+from jgnn._checks import is_traced
+from jgnn._host import to_device
 from jgnn.graph._construct import _resolve_num_nodes, num_edges
-from jgnn.graph._host import is_traced, to_device
+from jgnn.segment import segment_count
 
 __all__ = [
     "add_remaining_self_loops",
@@ -50,8 +52,6 @@ def degree(index: Any, num_nodes: int, dtype: Any = jnp.int32) -> jax.Array:
         >>> degree(jnp.array([0, 2, 2]), 3).tolist()
         [1, 0, 2]
     """
-    from jgnn.ops import segment_count  # lazy: jgnn.ops may import jgnn.graph
-
     return segment_count(jnp.asarray(index), int(num_nodes), dtype=dtype)
 
 

@@ -17,7 +17,7 @@ import jraph
 import numpy as np
 from jax.experimental import checkify
 
-from jgnn.graph._host import is_traced
+from jgnn._checks import is_traced
 
 __all__ = ["check_graph", "checkify_graph"]
 

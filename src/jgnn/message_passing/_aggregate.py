@@ -3,8 +3,8 @@
 One entry point, :func:`aggregate_messages`, resolves the ``aggregate`` argument of
 :func:`jgnn.message_passing.propagate`: a reducer name, a list of names (PyG's
 multi-aggregation, concatenated on the last feature axis), the attention-style ``"softmax"``
-reducer, or a callable. The reductions themselves are the segment reducers of :mod:`jgnn.ops`;
-nothing here re-implements them.
+reducer, or a callable. The reductions themselves are :data:`jgnn.segment.REDUCERS`; nothing
+here re-implements or re-lists them.
 """
 
 from __future__ import annotations
@@ -16,47 +16,18 @@ import jax.numpy as jnp
 from jax import Array
 
 from jgnn.fn import ReduceFunction
-from jgnn.ops import (
-    segment_max,
-    segment_mean,
-    segment_min,
-    segment_prod,
-    segment_softmax,
-    segment_std,
-    segment_sum,
-    segment_var,
-)
+from jgnn.segment import REDUCERS, segment_reduce, segment_softmax, segment_sum
 
 __all__ = ["AGGREGATES", "Aggregate", "aggregate_messages"]
 
-#: Names accepted by ``aggregate`` (``"add"`` is an alias of ``"sum"``).
-AGGREGATES: tuple[str, ...] = (
-    "sum",
-    "add",
-    "mean",
-    "max",
-    "min",
-    "prod",
-    "std",
-    "var",
-    "softmax",
-)
+#: Names accepted by ``aggregate``: every segment reducer, ``"add"`` (PyG's alias of ``"sum"``)
+#: and the attention-style ``"softmax"``.
+AGGREGATES: tuple[str, ...] = ("sum", "add", *tuple(REDUCERS)[1:], "softmax")
 
 #: What ``aggregate`` may be: a name (or a ``jgnn.fn`` reducer), a callable
 #: ``(messages, index, num_segments) -> out``, or a non-empty sequence of those (results
 #: concatenated on the last axis).
 Aggregate: TypeAlias = "str | Callable[[Any, Array, int], Array] | Sequence[str | Callable]"
-
-_REDUCERS: dict[str, Callable[[Array, Array, int], Array]] = {
-    "sum": segment_sum,
-    "add": segment_sum,
-    "mean": segment_mean,
-    "max": segment_max,
-    "min": segment_min,
-    "prod": segment_prod,
-    "std": segment_std,
-    "var": segment_var,
-}
 
 
 def normalize_aggregate(aggregate: Any) -> str | Callable | tuple[str | Callable, ...]:
@@ -135,7 +106,7 @@ def _reduce_one(reducer: str | Callable, messages: Any, index: Array, num_segmen
             f"aggregate={reducer!r}: the message returned a tuple; only aggregate='softmax' "
             "takes (logits, values) pairs. Return one [E, *F] array for the other reducers."
         )
-    return _REDUCERS[reducer](messages, index, num_segments)
+    return segment_reduce(reducer, messages, index, num_segments, fn="aggregate")
 
 
 def aggregate_messages(

@@ -9,7 +9,8 @@ from flax import nnx
 from jax import Array
 
 from jgnn.message_passing._aggregate import Aggregate
-from jgnn.message_passing._propagate import Graph, Message, propagate
+from jgnn.message_passing._propagate import Message, propagate
+from jgnn.sparse import Graph
 
 __all__ = ["MessagePassing"]
 

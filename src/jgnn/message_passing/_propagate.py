@@ -4,42 +4,44 @@
 without its signature introspection: the message receives a lazy :class:`Edges` view and
 gathers only what it reads.
 
-Two paths, chosen by structure alone (the kernel behind the fused path is chosen by
-``jgnn.sparse``'s dispatcher from ``impl``, never here):
+Two paths. ``propagate`` only translates its message into a ``gspmm`` op where one exists;
+which path runs is :func:`jgnn.sparse.use_sparse_product`'s decision (and the kernel behind the
+fused path :func:`jgnn.sparse.resolve_impl`'s), never made here:
 
 * **fused**: a message that one sparse product expresses (``None``, ``jgnn.fn.copy_u``,
   ``jgnn.fn.u_mul_e``/``e_mul_u`` with a scalar per edge) with a ``sum``/``mean``/``max``/
   ``min`` aggregate becomes a single :func:`jgnn.ops.gspmm` call, which never builds the
-  ``[E, *F]`` messages. Taken for a ``SparseTensor`` graph, for ``fuse=True``, or when
-  ``impl`` names a sparse implementation.
+  ``[E, *F]`` messages.
 * **edge list** otherwise: per-edge messages ``[E, *F']`` are built (gathering lazily), then
   reduced with :func:`aggregate_messages`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
-import jraph
 from jax import Array
 
 from jgnn.fn import MessageFunction
 from jgnn.message_passing._aggregate import Aggregate, aggregate_messages, normalize_aggregate
 from jgnn.message_passing._edges import Edges
 from jgnn.ops import apply_edges, gspmm
-from jgnn.ops._graph_args import graph_args
-from jgnn.sparse import IMPLS, SparseTensor
+from jgnn.sparse import (
+    Graph,
+    GraphArgs,
+    SparseTensor,
+    as_graph,
+    graph_args,
+    sparse_product_form,
+    use_sparse_product,
+)
 
 __all__ = ["propagate"]
 
 _FN = "propagate"
-_FUSABLE_AGGREGATES = ("sum", "mean", "max", "min")
-_SPARSE_IMPLS = tuple(i for i in IMPLS if i not in ("auto", "segment"))
 
-Graph = jraph.GraphsTuple | SparseTensor | Array
 Message = MessageFunction | Callable[[Edges], Any] | None
 
 
@@ -71,32 +73,6 @@ def _split_x(x: Any) -> tuple[Array, Array | None, bool]:
     return x, x, False
 
 
-def _as_graph(graph: Any) -> jraph.GraphsTuple | SparseTensor:
-    """A GraphsTuple or SparseTensor as is; an edge index ``[2, E]`` as an edge-only graph."""
-    if isinstance(graph, (jraph.GraphsTuple, SparseTensor)):
-        return graph
-    try:
-        edge_index = jnp.asarray(graph)
-    except TypeError:
-        raise TypeError(
-            f"{_FN}: graph must be a jraph.GraphsTuple, an edge index [2, E] or a "
-            f"jgnn.sparse.SparseTensor adj_t, got {type(graph).__name__}."
-        ) from None
-    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
-        raise ValueError(f"{_FN}: an edge index must have shape [2, E], got {edge_index.shape}.")
-    if not jnp.issubdtype(edge_index.dtype, jnp.integer):
-        raise TypeError(f"{_FN}: an edge index must be integer, got dtype {edge_index.dtype}.")
-    return jraph.GraphsTuple(
-        nodes=None,
-        edges=None,
-        senders=edge_index[0],
-        receivers=edge_index[1],
-        globals=None,
-        n_node=None,
-        n_edge=None,
-    )
-
-
 def _edge_attr(edge_attr: Any, graph: Any, num_edges: int) -> Array | None:
     """Explicit ``edge_attr``, else the SparseTensor's values, checked against ``E``."""
     if edge_attr is None and isinstance(graph, SparseTensor):
@@ -112,15 +88,11 @@ def _edge_attr(edge_attr: Any, graph: Any, num_edges: int) -> Array | None:
     return edge_attr
 
 
-def _is_edge_scalar(edge_attr: Array | None) -> bool:
-    return edge_attr is not None and math.prod(edge_attr.shape[1:]) == 1
-
-
 def _check_weight(x: Array, weight: Array | None) -> None:
     """The default message's edge weight: one scalar per edge, in the features' dtype."""
     if weight is None:
         return
-    if not _is_edge_scalar(weight):
+    if not sparse_product_form("mul", "sum", weight.shape):
         raise ValueError(
             f"{_FN}: message=None scales x_j by one weight per edge, so edge_attr (or the "
             f"SparseTensor's values) must have shape [E] or [E, 1]; got {weight.shape}. Pass "
@@ -147,19 +119,19 @@ def _builtin_operands(
     return {t: data[t] for t in message.targets}
 
 
-def _fused_form(
-    message: Message, reducer: Any, edge_attr: Array | None
-) -> tuple[str, Array | None] | None:
-    """``(gspmm op, edge scalars)`` when one fused ``gspmm`` computes this step, else None."""
-    if not isinstance(reducer, str) or reducer not in _FUSABLE_AGGREGATES:
-        return None
+def _gspmm_form(message: Message, edge_attr: Array | None) -> tuple[str, Array | None] | None:
+    """``(gspmm op, edge operand)`` when the message is one ``gspmm`` message, else None.
+
+    A translation only: whether the step then runs as one sparse product is decided by
+    :func:`jgnn.sparse.use_sparse_product`.
+    """
     if message is None:
         return ("copy_lhs", None) if edge_attr is None else ("mul", edge_attr)
     if isinstance(message, MessageFunction):
         if message.op == "copy" and message.lhs_target == "u":
             return "copy_lhs", None
         if message.op == "mul" and {message.lhs_target, message.rhs_target} == {"u", "e"}:
-            if _is_edge_scalar(edge_attr):
+            if edge_attr is not None:
                 return "mul", edge_attr
     return None
 
@@ -269,10 +241,6 @@ def propagate(
              [ 1.,  2.],
              [-2., -2.]], dtype=float32)
     """
-    if not (isinstance(fuse, bool) or (isinstance(fuse, str) and fuse == "auto")):
-        raise ValueError(f"{_FN}: fuse must be 'auto', True or False, got {fuse!r}.")
-    if impl not in IMPLS:
-        raise ValueError(f"{_FN}: impl must be one of {IMPLS}, got {impl!r}.")
     if update is not None and not callable(update):
         raise TypeError(f"{_FN}: update must be callable or None, got {type(update).__name__}.")
     if not (message is None or isinstance(message, MessageFunction) or callable(message)):
@@ -283,7 +251,7 @@ def propagate(
     reducer = normalize_aggregate(aggregate)
 
     x_src, x_dst, bipartite = _split_x(x)
-    g = _as_graph(graph)
+    g = as_graph(graph, _FN)
     if bipartite and x_dst is None and num_nodes is None and not isinstance(g, SparseTensor):
         raise ValueError(
             f"{_FN}: x=(x_src, None) leaves the number of destination nodes unknown; pass "
@@ -302,23 +270,13 @@ def propagate(
     if message is None:
         _check_weight(x_src, edge_attr)
 
-    form = _fused_form(message, reducer, edge_attr)
-    sparse_impl = impl in _SPARSE_IMPLS
-    if fuse is False and sparse_impl:
-        raise NotImplementedError(
-            f"{_FN}: impl={impl!r} runs only on the fused path, but fuse=False forces the "
-            "edge-list path; use impl='auto' or 'segment' with fuse=False."
-        )
-    if form is None and (fuse is True or sparse_impl):
-        raise NotImplementedError(
-            f"{_FN}: cannot fuse message={getattr(message, 'name', message)!r} with "
-            f"aggregate={aggregate!r} (fuse={fuse!r}, impl={impl!r}): only message=None, "
-            "jgnn.fn.copy_u or jgnn.fn.u_mul_e/e_mul_u with one scalar per edge, and "
-            f"aggregate in {_FUSABLE_AGGREGATES}, run as one sparse product. Use fuse='auto' "
-            "and impl='auto' for the edge-list path."
-        )
-    wants_sparse = isinstance(g, SparseTensor) or sparse_impl
-    if form is not None and (fuse is True or (fuse == "auto" and wants_sparse)):
+    form = _gspmm_form(message, edge_attr)
+    fusable = form is not None and (
+        isinstance(reducer, str)
+        and sparse_product_form(form[0], reducer, None if form[1] is None else form[1].shape)
+    )
+    sparse_graph = isinstance(g, SparseTensor)
+    if use_sparse_product(impl, fusable=fusable, sparse_graph=sparse_graph, fuse=fuse, fn=_FN):
         op, weight = form
         out = gspmm(
             g, op, reducer, x_src, weight, num_nodes=(args.num_src, args.num_dst), impl=impl
@@ -332,12 +290,12 @@ def propagate(
 
 
 def _edge_messages(
-    graph: jraph.GraphsTuple | SparseTensor,
+    graph: Graph,
     message: Message,
     x_src: Array,
     x_dst: Array | None,
     edge_attr: Array | None,
-    args: Any,
+    args: GraphArgs,
 ) -> Any:
     """Per-edge messages ``[E, *F']`` (or a ``(logits, values)`` pair) on the edge-list path."""
     counts = (args.num_src, args.num_dst)

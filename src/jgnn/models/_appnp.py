@@ -7,8 +7,7 @@ from typing import Any
 import jax
 from flax import nnx
 
-from jgnn.nn import APPNP, MLP
-from jgnn.nn._common import dropout_features
+from jgnn.nn import APPNP, MLP, dropout_features
 
 __all__ = ["APPNPNet"]
 

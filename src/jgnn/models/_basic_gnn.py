@@ -15,8 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jgnn.nn import MLP, BatchNorm, GATConv, GCNConv, GINConv, LayerNorm, SAGEConv
-from jgnn.nn._common import dropout_features
+from jgnn.nn import MLP, BatchNorm, GATConv, GCNConv, GINConv, LayerNorm, SAGEConv, dropout_features
 from jgnn.sparse import SparseTensor
 
 __all__ = ["BasicGNN", "GCN", "GAT", "GIN", "GraphSAGE"]

@@ -13,8 +13,7 @@ from typing import Any
 import jax
 from flax import nnx
 
-from jgnn.nn import GCN2Conv
-from jgnn.nn._common import dropout_features, linear_on_features
+from jgnn.nn import GCN2Conv, dropout_features, linear_on_features
 
 __all__ = ["GCNII"]
 

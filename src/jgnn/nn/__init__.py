@@ -1,10 +1,16 @@
-"""Graph neural network layers: a pure function and a thin ``nnx.Module`` each."""
+"""Graph neural network layers: a pure function and a thin ``nnx.Module`` each.
+
+``gcn_norm`` is :func:`jgnn.sparse.gcn_norm` (one function for every graph form), re-exported.
+"""
 
 from jgnn.nn._appnp import APPNP as APPNP
 from jgnn.nn._appnp import appnp as appnp
+from jgnn.nn._batch_norm import BatchNorm as BatchNorm
+from jgnn.nn._batch_norm import batch_norm as batch_norm
 from jgnn.nn._cheb import ChebConv as ChebConv
 from jgnn.nn._cheb import cheb_conv as cheb_conv
 from jgnn.nn._cheb import scaled_laplacian as scaled_laplacian
+from jgnn.nn._dropout import dropout_features as dropout_features
 from jgnn.nn._edge_conv import EdgeConv as EdgeConv
 from jgnn.nn._edge_conv import edge_conv as edge_conv
 from jgnn.nn._gat import GATConv as GATConv
@@ -13,7 +19,6 @@ from jgnn.nn._gatv2 import GATv2Conv as GATv2Conv
 from jgnn.nn._gatv2 import gatv2_conv as gatv2_conv
 from jgnn.nn._gcn import GCNConv as GCNConv
 from jgnn.nn._gcn import gcn_conv as gcn_conv
-from jgnn.nn._gcn import gcn_norm as gcn_norm
 from jgnn.nn._gcn2 import GCN2Conv as GCN2Conv
 from jgnn.nn._gcn2 import gcn2_beta as gcn2_beta
 from jgnn.nn._gcn2 import gcn2_conv as gcn2_conv
@@ -25,13 +30,12 @@ from jgnn.nn._gmm import GMMConv as GMMConv
 from jgnn.nn._gmm import gmm_conv as gmm_conv
 from jgnn.nn._graph_conv import GraphConv as GraphConv
 from jgnn.nn._graph_conv import graph_conv as graph_conv
+from jgnn.nn._graph_norm import GraphNorm as GraphNorm
+from jgnn.nn._graph_norm import graph_norm as graph_norm
+from jgnn.nn._layer_norm import LayerNorm as LayerNorm
+from jgnn.nn._layer_norm import layer_norm as layer_norm
+from jgnn.nn._linear import linear_on_features as linear_on_features
 from jgnn.nn._mlp import MLP as MLP
-from jgnn.nn._norm import BatchNorm as BatchNorm
-from jgnn.nn._norm import GraphNorm as GraphNorm
-from jgnn.nn._norm import LayerNorm as LayerNorm
-from jgnn.nn._norm import batch_norm as batch_norm
-from jgnn.nn._norm import graph_norm as graph_norm
-from jgnn.nn._norm import layer_norm as layer_norm
 from jgnn.nn._pna import PNAConv as PNAConv
 from jgnn.nn._pna import degree_histogram as degree_histogram
 from jgnn.nn._pna import degree_scaler_aggregate as degree_scaler_aggregate
@@ -48,6 +52,7 @@ from jgnn.nn._sg import sg_conv as sg_conv
 from jgnn.nn._sg import sg_propagate as sg_propagate
 from jgnn.nn._transformer_conv import TransformerConv as TransformerConv
 from jgnn.nn._transformer_conv import transformer_conv as transformer_conv
+from jgnn.sparse import gcn_norm as gcn_norm
 
 __all__ = [
     "RGCNConv",
@@ -89,6 +94,8 @@ __all__ = [
     "sg_conv",
     "sg_propagate",
     "MLP",
+    "dropout_features",
+    "linear_on_features",
     "BatchNorm",
     "GraphNorm",
     "LayerNorm",

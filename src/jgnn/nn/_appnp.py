@@ -12,8 +12,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jgnn.nn._graph_conv import Graph
-from jgnn.nn._sg import Dropout, gcn_hop, gcn_operator
+from jgnn.nn._dropout import Dropout
+from jgnn.nn._gcn_operator import gcn_hop, gcn_operator
+from jgnn.sparse import Graph
 
 __all__ = ["APPNP", "appnp"]
 

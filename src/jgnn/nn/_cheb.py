@@ -18,14 +18,13 @@ import jax.numpy as jnp
 import jraph
 from flax import nnx
 
+from jgnn._numerics import safe_reciprocal
 from jgnn.message_passing import propagate
-from jgnn.nn._gat import endpoints
-from jgnn.ops import segment_sum
-from jgnn.sparse import SparseTensor
+from jgnn.segment import segment_sum
+from jgnn.sparse import Graph, SparseTensor, endpoints, symmetric_norm
 
 __all__ = ["ChebConv", "cheb_conv", "scaled_laplacian"]
 
-Graph = jraph.GraphsTuple | SparseTensor | jax.Array
 NORMALIZATIONS = ("sym", "rw", None)
 
 
@@ -118,18 +117,16 @@ def scaled_laplacian(
         )
     keep = src != dst
     w = jnp.where(keep, edge_weight.reshape(-1).astype(dtype), jnp.zeros((), dtype))
-    deg = segment_sum(w, src, num_nodes)
     if normalization == "sym":
-        inv_sqrt = jnp.where(deg > 0, jax.lax.rsqrt(jnp.where(deg > 0, deg, 1.0)), 0.0)
-        lap_off = -(inv_sqrt[src] * w * inv_sqrt[dst])
+        weight, _ = symmetric_norm(w, src, dst, num_nodes, degree_ids=src)
+        lap_off = -weight
         lap_diag = jnp.ones((num_nodes,), dtype)
     elif normalization == "rw":
-        inv = jnp.where(deg > 0, 1.0 / jnp.where(deg > 0, deg, 1.0), 0.0)
-        lap_off = -(inv[src] * w)
+        lap_off = -(safe_reciprocal(segment_sum(w, src, num_nodes))[src] * w)
         lap_diag = jnp.ones((num_nodes,), dtype)
     else:
         lap_off = -w
-        lap_diag = deg
+        lap_diag = segment_sum(w, src, num_nodes)
     if lambda_max is None:
         masked = jnp.where(keep, lap_off, jnp.asarray(-jnp.inf, dtype))
         lam = 2.0 * jnp.max(jnp.concatenate([lap_diag, masked]))

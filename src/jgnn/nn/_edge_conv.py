@@ -15,8 +15,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jgnn.message_passing import Edges, propagate
-from jgnn.nn._common import Graph, NodeFeatures, split_x
-from jgnn.nn._graph_conv import check_aggregate
+from jgnn.nn._features import NodeFeatures, split_x
+from jgnn.nn._neighborhood import check_aggregate
+from jgnn.sparse import Graph
 
 __all__ = ["EdgeConv", "edge_conv"]
 

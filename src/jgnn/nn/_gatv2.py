@@ -14,31 +14,27 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jgnn.nn._common import (
-    Graph,
-    Linear,
-    NodeFeatures,
-    add_root_and_bias,
-    as_pair,
-    kernel_of,
-    linear,
-    linear_params,
-    param_of,
-    prepare_x,
-    split_x,
-)
-from jgnn.nn._gat import (
-    Dropout,
+from jgnn.nn._attention import (
     attention_aggregate,
     attention_output_params,
     attention_result,
-    dropout_fn,
-    glorot,
     graph_with_loops,
     project_src_dst,
     resolve_edge_attr,
 )
+from jgnn.nn._dropout import Dropout, dropout_fn
+from jgnn.nn._features import NodeFeatures, as_pair, prepare_x, split_x
+from jgnn.nn._linear import (
+    Linear,
+    add_root_and_bias,
+    glorot,
+    kernel_of,
+    linear,
+    linear_params,
+    param_of,
+)
 from jgnn.ops import gsddmm
+from jgnn.sparse import Graph
 
 __all__ = ["GATv2Conv", "gatv2_conv"]
 

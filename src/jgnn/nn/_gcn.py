@@ -1,9 +1,9 @@
 """Graph convolution of Kipf & Welling, "Semi-Supervised Classification with Graph
 Convolutional Networks" (ICLR 2017): ``X' = D^-1/2 (A + I) D^-1/2 X W + b``.
 
-The math is two pure functions, :func:`gcn_norm` (symmetric normalisation, computed once and
-passed in when the graph does not change) and :func:`gcn_conv`; :class:`GCNConv` only owns the
-parameters.
+The math is :func:`jgnn.sparse.gcn_norm` (symmetric normalisation, computed once and passed in
+when the graph does not change; re-exported as ``jgnn.nn.gcn_norm``) and :func:`gcn_conv`;
+:class:`GCNConv` only owns the parameters.
 """
 
 from __future__ import annotations
@@ -13,72 +13,11 @@ import jax.numpy as jnp
 import jraph
 from flax import nnx
 
-from jgnn.graph import num_nodes as _num_nodes
 from jgnn.message_passing import propagate
-from jgnn.ops import segment_sum
-from jgnn.sparse import SparseTensor
+from jgnn.nn._gcn_operator import gcn_hop, gcn_operator
+from jgnn.sparse import SparseTensor, gcn_norm
 
-__all__ = ["gcn_norm", "gcn_conv", "GCNConv"]
-
-
-def gcn_norm(
-    graph: jraph.GraphsTuple,
-    edge_weight: jax.Array | None = None,
-    *,
-    num_nodes: int | None = None,
-    add_self_loops: bool = True,
-    improved: bool = False,
-    dtype: jnp.dtype = jnp.float32,
-) -> jraph.GraphsTuple:
-    """Returns ``graph`` with self loops appended and ``edges`` set to GCN edge weights.
-
-    The weight of edge ``j -> i`` is ``w_ji / sqrt(deg(j) deg(i))`` where ``deg`` is the weighted
-    in-degree (self loop included, weight 1, or 2 when ``improved``), as in PyG's ``gcn_norm``.
-    Jittable: one self loop is appended per node whatever the graph holds, so call
-    ``jgnn.graph.remove_self_loops`` first on graphs that already have loops. Padding nodes get
-    their own loops and stay disconnected from real nodes.
-
-    Args:
-      graph: graph with ``E`` edges; ``nodes`` fixes the node count unless ``num_nodes`` is given.
-      edge_weight: optional ``[E]`` edge weights (default ones).
-      num_nodes: static node count when ``graph.nodes`` is None.
-      add_self_loops: append one loop per node.
-      improved: self loops weigh 2 (the paper's ``A + 2I`` variant).
-      dtype: dtype of the returned weights.
-
-    Returns:
-      A GraphsTuple with ``E + N`` edges (``E`` without self loops) whose ``edges`` are the
-      ``[E + N]`` normalised weights; ``nodes``, ``globals`` untouched.
-
-    Examples:
-      >>> import jax.numpy as jnp, jgnn
-      >>> g = jgnn.from_edge_index(jnp.array([[0, 1], [1, 0]]), 2, nodes=jnp.ones((2, 3)))
-      >>> gcn_norm(g).edges.shape
-      (4,)
-    """
-    n = _num_nodes(graph) if num_nodes is None else num_nodes
-    senders, receivers = graph.senders, graph.receivers
-    num_edges = senders.shape[0]
-    if edge_weight is None:
-        edge_weight = jnp.ones((num_edges,), dtype)
-    elif edge_weight.shape != (num_edges,):
-        raise ValueError(
-            f"edge_weight must have shape ({num_edges},) to match the graph's {num_edges} edges, "
-            f"got {edge_weight.shape}"
-        )
-    edge_weight = edge_weight.astype(dtype)
-    n_edge = graph.n_edge
-    if add_self_loops:
-        loops = jnp.arange(n, dtype=senders.dtype)
-        senders = jnp.concatenate([senders, loops])
-        receivers = jnp.concatenate([receivers, loops])
-        fill = jnp.full((n,), 2.0 if improved else 1.0, dtype)
-        edge_weight = jnp.concatenate([edge_weight, fill])
-        n_edge = graph.n_edge + graph.n_node
-    deg = segment_sum(edge_weight, receivers, n)
-    inv_sqrt = jnp.where(deg > 0, jax.lax.rsqrt(jnp.where(deg > 0, deg, 1.0)), 0.0)
-    weight = inv_sqrt[senders] * edge_weight * inv_sqrt[receivers]
-    return graph._replace(senders=senders, receivers=receivers, edges=weight, n_edge=n_edge)
+__all__ = ["gcn_conv", "GCNConv"]
 
 
 def gcn_conv(
@@ -107,27 +46,6 @@ def gcn_conv(
         if graph.edges is None:
             raise ValueError("gcn_conv needs a graph from gcn_norm (edges = normalised weights)")
         out = propagate(graph, h, edge_attr=graph.edges.astype(h.dtype))
-    return out if bias is None else out + bias
-
-
-def _gcn_conv_sparse(
-    adj_t: SparseTensor, x: jax.Array, kernel: jax.Array, bias: jax.Array | None, fill: float
-) -> jax.Array:
-    """GCN on an un-normalised ``adj_t`` without changing its pattern (jittable).
-
-    ``D^-1/2 (A + fill I) D^-1/2 H = D^-1/2 A D^-1/2 H + fill D^-1 H`` with ``D`` the row sums of
-    ``A`` plus ``fill``: the self loops are applied as a dense term instead of being inserted
-    into the sparse pattern, so the product stays one fused SpMM. Like the edge-list path, it
-    assumes ``adj_t`` holds no self loops.
-    """
-    h = x @ kernel
-    row, col, value = adj_t.coo()
-    n = adj_t.sparse_sizes()[0]
-    w = jnp.ones(row.shape, h.dtype) if value is None else value.astype(h.dtype)
-    deg = segment_sum(w, row, n) + fill
-    inv_sqrt = jax.lax.rsqrt(deg)
-    out = propagate(adj_t.set_value(inv_sqrt[row] * w * inv_sqrt[col]), h)
-    out = out + (fill * inv_sqrt * inv_sqrt)[:, None] * h
     return out if bias is None else out + bias
 
 
@@ -202,7 +120,9 @@ class GCNConv(nnx.Module):
             if edge_weight is not None:
                 graph = graph.set_value(edge_weight)
             if self.normalize:
-                return _gcn_conv_sparse(graph, x, kernel, bias, 2.0 if self.improved else 1.0)
+                op = gcn_operator(graph, num_nodes=x.shape[0], improved=self.improved)
+                out = gcn_hop(op, x @ kernel)
+                return out if bias is None else out + bias
             return gcn_conv(graph, x, kernel, bias)
         if self.normalize:
             graph = gcn_norm(graph, edge_weight, num_nodes=x.shape[0], improved=self.improved)

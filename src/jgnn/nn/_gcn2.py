@@ -17,16 +17,13 @@ import math
 
 import jax
 import jax.numpy as jnp
-import jraph
 from flax import nnx
 
 from jgnn.message_passing import propagate
-from jgnn.nn._gcn import _gcn_conv_sparse, gcn_norm
-from jgnn.sparse import SparseTensor
+from jgnn.nn._gcn_operator import gcn_hop, gcn_operator
+from jgnn.sparse import Graph, SparseTensor, gcn_norm
 
 __all__ = ["GCN2Conv", "gcn2_beta", "gcn2_conv"]
-
-Graph = jraph.GraphsTuple | SparseTensor
 
 
 def gcn2_beta(theta: float | None, layer: int | None) -> float:
@@ -100,7 +97,7 @@ def gcn2_conv(
         if normalize:
             # The jittable on-the-fly normalisation of an adj_t (self loops as a dense term)
             # multiplies by a kernel first, so use the reassociated form (1 - a) P (x M1).
-            h = _gcn_conv_sparse(graph, x, m1, None, 1.0)
+            h = gcn_hop(gcn_operator(graph, num_nodes=x.shape[0]), x @ m1)
             return (1.0 - alpha) * h + alpha * (x_0 @ m2)
         px = propagate(graph, x)
     else:

@@ -22,8 +22,9 @@ from flax import nnx
 
 from jgnn import fn
 from jgnn.message_passing import propagate
-from jgnn.nn._common import Graph, NodeFeatures, linear_params, prepare_x, split_x
-from jgnn.sparse import SparseTensor
+from jgnn.nn._features import NodeFeatures, prepare_x, split_x
+from jgnn.nn._linear import linear_params
+from jgnn.sparse import Graph, SparseTensor
 
 __all__ = ["GINConv", "GINEConv", "gin_conv", "gine_conv"]
 

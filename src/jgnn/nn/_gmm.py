@@ -16,19 +16,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jgnn.message_passing import propagate
-from jgnn.nn._common import (
-    Graph,
-    NodeFeatures,
-    add_root_and_bias,
-    as_pair,
-    kernel_of,
-    linear,
-    param_of,
-    prepare_x,
-    split_x,
-)
-from jgnn.nn._gat import endpoints
-from jgnn.sparse import SparseTensor
+from jgnn.nn._features import NodeFeatures, as_pair, prepare_x, split_x
+from jgnn.nn._linear import add_root_and_bias, kernel_of, linear, param_of
+from jgnn.sparse import Graph, SparseTensor, endpoints
 
 __all__ = ["GMMConv", "gmm_conv"]
 

@@ -17,8 +17,11 @@ import jax.numpy as jnp
 import jraph
 from flax import nnx
 
-from jgnn.nn._common import check_features, linear_on_features
-from jgnn.nn._norm import BatchNorm, GraphNorm, LayerNorm
+from jgnn.nn._batch_norm import BatchNorm
+from jgnn.nn._features import check_features
+from jgnn.nn._graph_norm import GraphNorm
+from jgnn.nn._layer_norm import LayerNorm
+from jgnn.nn._linear import linear_on_features
 from jgnn.sparse import SparseTensor
 
 __all__ = ["MLP"]

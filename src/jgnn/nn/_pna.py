@@ -24,15 +24,14 @@ import jraph
 import numpy as np
 from flax import nnx
 
-from jgnn.graph import num_nodes as _num_nodes
+from jgnn._checks import host_ints
 from jgnn.message_passing import aggregate_messages, propagate
-from jgnn.nn._gat import resolve_edge_attr
-from jgnn.ops import segment_count
-from jgnn.sparse import SparseTensor
+from jgnn.nn._attention import resolve_edge_attr
+from jgnn.segment import segment_count
+from jgnn.sparse import Graph, SparseTensor, graph_args
 
 __all__ = ["PNAConv", "degree_histogram", "degree_scaler_aggregate", "pna_conv"]
 
-Graph = jraph.GraphsTuple | SparseTensor | jax.Array
 Linear = tuple[jax.Array, jax.Array | None]  # (kernel, bias)
 
 AGGREGATORS = ("mean", "min", "max", "std", "var", "sum")
@@ -45,19 +44,18 @@ SCALERS = ("identity", "amplification", "attenuation", "linear", "inverse_linear
 
 
 def _in_degrees(graph: Any) -> np.ndarray:
-    if isinstance(graph, SparseTensor):
-        return np.bincount(np.asarray(graph.coo()[0]), minlength=graph.sparse_sizes()[0])
-    if isinstance(graph, jraph.GraphsTuple):
-        if graph.nodes is not None:
-            n = _num_nodes(graph)
-        elif graph.n_node is not None:
-            n = int(np.sum(np.asarray(graph.n_node)))
-        else:
-            raise ValueError("degree_histogram: a GraphsTuple needs nodes or n_node")
-        return np.bincount(np.asarray(graph.receivers), minlength=n)
-    raise TypeError(
-        f"degree_histogram expects GraphsTuples or SparseTensor adj_t's, got {type(graph).__name__}"
-    )
+    fn = "degree_histogram"
+    if not isinstance(graph, (jraph.GraphsTuple, SparseTensor)):
+        raise TypeError(
+            f"{fn} expects GraphsTuples or SparseTensor adj_t's, got {type(graph).__name__}"
+        )
+    args = graph_args(graph, require_counts=False, fn=fn)
+    n = args.num_dst
+    if n is None and graph.n_node is not None:
+        n = int(np.sum(np.asarray(graph.n_node)))
+    if n is None:
+        raise ValueError(f"{fn}: a GraphsTuple needs nodes or n_node")
+    return np.bincount(host_ints(args.dst, fn), minlength=n)
 
 
 def degree_histogram(graphs: Any) -> np.ndarray:

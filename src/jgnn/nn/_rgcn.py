@@ -22,18 +22,16 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import jraph
 import numpy as np
 from flax import nnx
 
+from jgnn._checks import is_traced
 from jgnn.message_passing import propagate
-from jgnn.nn._gat import endpoints
-from jgnn.ops import segment_count, segment_max, segment_min
-from jgnn.sparse import SparseTensor
+from jgnn.segment import segment_count, segment_max, segment_min
+from jgnn.sparse import Graph, SparseTensor, endpoints
 
 __all__ = ["RGCNConv", "rgcn_conv"]
 
-Graph = jraph.GraphsTuple | SparseTensor | jax.Array
 NodeFeatures = jax.Array | tuple[jax.Array, jax.Array] | None
 AGGRS = ("mean", "sum", "add", "max", "min")
 
@@ -67,7 +65,7 @@ def _check_edge_type(edge_type: jax.Array, num_edges: int, num_relations: int) -
             f"edge_type must have shape ({num_edges},), one relation id per edge, got "
             f"{edge_type.shape}"
         )
-    if not isinstance(edge_type, jax.core.Tracer):  # values are only checkable outside jit
+    if not is_traced(edge_type):  # values are only checkable outside jit
         types = np.asarray(edge_type)
         if types.size and (
             types.min() < 0 or types.max() >= num_relations or (types != np.round(types)).any()

@@ -13,16 +13,10 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jgnn import fn
-from jgnn.nn._common import (
-    Graph,
-    NodeFeatures,
-    apply_linear,
-    as_pair,
-    linear_params,
-    prepare_x,
-    split_x,
-)
-from jgnn.nn._graph_conv import aggregate_linear, check_aggregate
+from jgnn.nn._features import NodeFeatures, as_pair, prepare_x, split_x
+from jgnn.nn._linear import apply_linear, linear_params
+from jgnn.nn._neighborhood import aggregate_linear, check_aggregate
+from jgnn.sparse import Graph
 
 __all__ = ["SAGEConv", "sage_conv"]
 

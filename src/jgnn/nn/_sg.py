@@ -1,97 +1,21 @@
 """Simple graph convolution of Wu et al., "Simplifying Graph Convolutional Networks" (ICML 2019):
 ``X' = S^K X W + b`` with ``S = D^-1/2 (A + I) D^-1/2``.
 
-The file also holds the GCN propagation operator that APPNP reuses: :func:`gcn_operator`
-builds ``S`` once per call (edge weights on the graph's pattern, plus the self loops as a
-dense per-node term on a SparseTensor, so the pattern never changes and the fused
-sparse-product path stays jittable) and :func:`gcn_hop` applies it. :func:`sg_propagate` is
-``S^K X``, the part PyG caches with ``cached=True``.
+``S`` is the GCN operator of :mod:`jgnn.nn._gcn_operator`; :func:`sg_propagate` is ``S^K X``,
+the part PyG caches with ``cached=True``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
-import jraph
 from flax import nnx
 
-from jgnn.graph import from_edge_index
-from jgnn.message_passing import propagate
-from jgnn.nn._gcn import gcn_norm
-from jgnn.nn._graph_conv import Graph, linear_params
-from jgnn.ops import segment_sum
-from jgnn.sparse import SparseTensor
+from jgnn.nn._gcn_operator import gcn_hop, gcn_operator
+from jgnn.nn._linear import linear_params
+from jgnn.sparse import Graph
 
 __all__ = ["SGConv", "sg_conv", "sg_propagate"]
-
-Dropout = Callable[[jax.Array], jax.Array]
-
-
-class GCNOperator(NamedTuple):
-    """``S`` as edge weights on a pattern plus an optional dense diagonal."""
-
-    graph: jraph.GraphsTuple | SparseTensor  # the pattern the weights live on
-    weight: jax.Array  # [E'] float32 edge weights, graph edge order (COO for a SparseTensor)
-    self_weight: jax.Array | None  # [N] float32 self-loop weights applied as a dense term
-
-
-def gcn_operator(
-    graph: Graph,
-    edge_weight: jax.Array | None = None,
-    *,
-    num_nodes: int,
-    normalize: bool = True,
-    add_self_loops: bool = True,
-) -> GCNOperator:
-    """The (normalised) GCN propagation operator of ``graph`` (jittable).
-
-    With ``normalize``, ``S = D^-1/2 (A + I) D^-1/2`` (``A`` without ``I`` when
-    ``add_self_loops`` is False; ``D`` the weighted in-degrees, zero-degree nodes get 0). On
-    the edge list this is :func:`jgnn.nn.gcn_norm` (loops appended as edges); on a
-    ``SparseTensor`` ``adj_t`` the loops become ``self_weight = 1 / deg`` so the pattern is
-    unchanged. Both assume the graph holds no self loops. Without ``normalize`` the weights
-    are ``edge_weight``, else the SparseTensor's values or the GraphsTuple's ``edges`` (e.g.
-    from ``gcn_norm``), else ones.
-    """
-    f32 = jnp.float32
-    if isinstance(graph, SparseTensor):
-        m, n = graph.sparse_sizes()
-        if m != n:
-            raise ValueError(f"the GCN operator needs a square adj_t, got {m} x {n}")
-        row, col, value = graph.coo()
-        w = value if edge_weight is None else edge_weight
-        w = jnp.ones(row.shape, f32) if w is None else jnp.asarray(w).reshape(-1).astype(f32)
-        if not normalize:
-            return GCNOperator(graph, w, None)
-        fill = 1.0 if add_self_loops else 0.0
-        deg = segment_sum(w, row, n) + fill
-        inv_sqrt = jnp.where(deg > 0, jax.lax.rsqrt(jnp.where(deg > 0, deg, 1.0)), 0.0)
-        loops = fill * inv_sqrt * inv_sqrt if add_self_loops else None
-        return GCNOperator(graph, inv_sqrt[row] * w * inv_sqrt[col], loops)
-    if not isinstance(graph, jraph.GraphsTuple):
-        graph = from_edge_index(graph, num_nodes)
-    if normalize:
-        graph = gcn_norm(graph, edge_weight, num_nodes=num_nodes, add_self_loops=add_self_loops)
-        return GCNOperator(graph, graph.edges, None)
-    w = graph.edges if edge_weight is None else edge_weight
-    if w is None:
-        w = jnp.ones(graph.senders.shape, f32)
-    return GCNOperator(graph, jnp.asarray(w).reshape(-1).astype(f32), None)
-
-
-def gcn_hop(op: GCNOperator, h: jax.Array, dropout: Dropout | None = None) -> jax.Array:
-    """``S h`` through :func:`propagate`; ``dropout`` (if any) drops entries of ``S``."""
-    weight, self_weight = op.weight, op.self_weight
-    if dropout is not None:
-        weight = dropout(weight)
-        self_weight = None if self_weight is None else dropout(self_weight)
-    out = propagate(op.graph, h, edge_attr=weight.astype(h.dtype))
-    if self_weight is not None:
-        out = out + self_weight.astype(h.dtype).reshape((-1,) + (1,) * (h.ndim - 1)) * h
-    return out
 
 
 def sg_propagate(

@@ -16,28 +16,17 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jgnn.nn._common import (
-    Graph,
-    Linear,
-    NodeFeatures,
-    apply_linear,
-    as_pair,
-    kernel_of,
-    linear,
-    linear_params,
-    prepare_x,
-    split_x,
-)
-from jgnn.nn._gat import (
-    Dropout,
-    as_attention_graph,
+from jgnn.nn._attention import (
     attention_aggregate,
     attention_result,
-    dropout_fn,
     project_heads,
     resolve_edge_attr,
 )
+from jgnn.nn._dropout import Dropout, dropout_fn
+from jgnn.nn._features import NodeFeatures, as_pair, prepare_x, split_x
+from jgnn.nn._linear import Linear, apply_linear, kernel_of, linear, linear_params
 from jgnn.ops import gsddmm
+from jgnn.sparse import Graph, as_graph
 
 __all__ = ["TransformerConv", "transformer_conv"]
 
@@ -84,7 +73,7 @@ def transformer_conv(
     key = project_heads(x_src, lin_key, heads, channels)
     value = project_heads(x_src, lin_value, heads, channels)
     counts = (x_src.shape[0], x_dst.shape[0])
-    g = as_attention_graph(graph)
+    g = as_graph(graph, "transformer_conv")
     scores = gsddmm(g, "dot", key, query, num_nodes=counts)[..., 0]  # [E, H]
     h_edge = None
     if lin_edge is not None:

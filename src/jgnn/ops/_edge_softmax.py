@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import jraph
 from jax import Array
 from jax.typing import ArrayLike
 
-from jgnn.ops._graph_args import NumNodes, graph_args
 from jgnn.ops._gsddmm import check_operand
-from jgnn.ops._segment import segment_softmax
-from jgnn.sparse._tensor import SparseTensor
+from jgnn.segment import segment_softmax
+from jgnn.sparse import Graph, NumNodes, graph_args
 
 __all__ = ["edge_softmax"]
 
 
 def edge_softmax(
-    graph: jraph.GraphsTuple | SparseTensor,
+    graph: Graph,
     logits: ArrayLike,
     *,
     norm_by: str = "dst",

@@ -12,12 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
-import jraph
 from jax import Array
 from jax.typing import ArrayLike
 
-from jgnn.ops._graph_args import NumNodes, graph_args
-from jgnn.sparse._tensor import SparseTensor
+from jgnn.sparse import Graph, NumNodes, graph_args
 
 __all__ = ["gsddmm"]
 
@@ -134,7 +132,7 @@ def check_target(target: str, name: str, fn: str) -> None:
 
 
 def gsddmm(
-    graph: jraph.GraphsTuple | SparseTensor,
+    graph: Graph,
     op: str,
     lhs: ArrayLike | None,
     rhs: ArrayLike | None,

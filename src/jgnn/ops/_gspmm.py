@@ -1,29 +1,23 @@
 """Generalised sparse-dense matrix multiplication (DGL's ``gspmm``).
 
 Message ``op(lhs[src[e]], rhs[e])`` on every edge, reduced over each destination's incoming
-edges. Two paths, chosen by structure alone (the implementation choice inside the fused path
-belongs to :func:`jgnn.sparse.spmm` and its dispatcher):
+edges. Two paths; which one runs is :func:`jgnn.sparse.use_sparse_product`'s decision (and
+the kernel inside the first is :func:`jgnn.sparse.resolve_impl`'s):
 
-* **fused**: the graph is a :class:`jgnn.sparse.SparseTensor` (or ``impl`` names a sparse
-  implementation), the message is ``copy_lhs`` or ``mul`` by one scalar per edge, and the
-  reducer is ``sum``/``mean``/``max``/``min``. Then the edge scalars become the tensor's
-  values and ``spmm(adj_t, lhs, reduce)`` runs without ever building the ``[E, *F]`` messages.
-* **gather + segment reduce** otherwise: messages are gathered per edge (``[E, *F]``) and
-  reduced with :mod:`jgnn.ops` segment reducers.
+* **one sparse product**: the edge scalars become ``adj_t``'s values and
+  ``spmm(adj_t, lhs, reduce)`` runs without ever building the ``[E, *F]`` messages;
+* **gather + segment reduce**: messages are gathered per edge (``[E, *F]``) and reduced with
+  :func:`jgnn.segment.segment_reduce`.
 """
 
 from __future__ import annotations
 
-import math
-
-import jax
 import jax.numpy as jnp
-import jraph
 import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from jgnn.ops._graph_args import GraphArgs, NumNodes, graph_args, is_sparse
+from jgnn._checks import is_traced
 from jgnn.ops._gsddmm import (
     broadcast_feature_shape,
     check_op,
@@ -31,63 +25,38 @@ from jgnn.ops._gsddmm import (
     check_same_dtype,
     sddmm_edges,
 )
-from jgnn.ops._segment import (
-    segment_max,
-    segment_mean,
-    segment_min,
-    segment_prod,
-    segment_sum,
+from jgnn.segment import segment_reduce
+from jgnn.sparse import (
+    IMPLS,
+    Graph,
+    GraphArgs,
+    NumNodes,
+    SparseTensor,
+    graph_args,
+    sparse_product_form,
+    spmm,
+    use_sparse_product,
 )
-from jgnn.sparse._tensor import SparseTensor
 
 __all__ = ["gspmm"]
 
 SPMM_OPS = ("add", "sub", "mul", "div", "copy_lhs", "copy_rhs")
-REDUCERS = ("sum", "mean", "max", "min", "prod")
-_FUSED_REDUCERS = ("sum", "mean", "max", "min")
-_SPARSE_IMPLS = ("bcsr", "pallas")
-_IMPLS = ("auto", "segment") + _SPARSE_IMPLS
-
-_SEGMENT_REDUCE = {
-    "sum": segment_sum,
-    "mean": segment_mean,
-    "max": segment_max,
-    "min": segment_min,
-    "prod": segment_prod,
-}
-
-
-def segment_reduce(reduce: str, data: Array, segment_ids: Array, num_segments: int) -> Array:
-    """Reduces per-edge ``data [E, *F]`` into ``[num_segments, *F]`` with a named reducer."""
-    try:
-        reducer = _SEGMENT_REDUCE[reduce]
-    except KeyError:
-        raise ValueError(f"reduce must be one of {REDUCERS}, got {reduce!r}.") from None
-    return reducer(data, segment_ids, num_segments)
+#: The reducers gspmm accepts (DGL's), all from :data:`jgnn.segment.REDUCERS`.
+GSPMM_REDUCES = ("sum", "mean", "max", "min", "prod")
 
 
 def check_reduce(reduce: str, fn: str) -> None:
-    if reduce not in REDUCERS:
-        raise ValueError(f"{fn}: reduce must be one of {REDUCERS}, got {reduce!r}.")
+    if reduce not in GSPMM_REDUCES:
+        raise ValueError(f"{fn}: reduce must be one of {GSPMM_REDUCES}, got {reduce!r}.")
 
 
 def check_impl(impl: str, fn: str) -> None:
-    if impl not in _IMPLS:
-        raise ValueError(f"{fn}: impl must be one of {_IMPLS}, got {impl!r}.")
-
-
-def _is_edge_scalar(rhs: Array) -> bool:
-    return math.prod(rhs.shape[1:]) == 1
-
-
-def _fusable(op: str, reduce: str, rhs: Array | None) -> bool:
-    if reduce not in _FUSED_REDUCERS:
-        return False
-    return op == "copy_lhs" or (op == "mul" and rhs is not None and _is_edge_scalar(rhs))
+    if impl not in IMPLS:
+        raise ValueError(f"{fn}: impl must be one of {IMPLS}, got {impl!r}.")
 
 
 def _fused(
-    graph: jraph.GraphsTuple | SparseTensor,
+    graph: Graph,
     args: GraphArgs,
     op: str,
     reduce: str,
@@ -97,11 +66,8 @@ def _fused(
     impl: str,
 ) -> Array:
     """``spmm`` over ``adj_t`` with the edge scalars (if any) as its values."""
-    # Imported here: jgnn.sparse._spmm itself imports jgnn.ops (segment reducers).
-    from jgnn.sparse._spmm import spmm
-
     weight = None if op == "copy_lhs" else rhs.reshape(rhs.shape[0])
-    if is_sparse(graph):
+    if isinstance(graph, SparseTensor):
         adj = graph.set_value(weight)
     else:
         adj = _adj_t_from_edges(args, weight, reduce, lhs.dtype)
@@ -111,7 +77,7 @@ def _fused(
 
 def _adj_t_from_edges(args: GraphArgs, weight: Array | None, reduce: str, dtype) -> SparseTensor:
     """Host-side: builds ``adj_t`` from a GraphsTuple's concrete edge list."""
-    if isinstance(args.src, jax.core.Tracer) or isinstance(args.dst, jax.core.Tracer):
+    if is_traced(args.src, args.dst):
         raise TypeError(
             "gspmm: a sparse impl on a GraphsTuple builds the SparseTensor on the host and "
             "needs concrete senders/receivers, got traced ones. Build adj_t outside jit "
@@ -132,7 +98,7 @@ def _adj_t_from_edges(args: GraphArgs, weight: Array | None, reduce: str, dtype)
 
 
 def gspmm(
-    graph: jraph.GraphsTuple | SparseTensor,
+    graph: Graph,
     op: str,
     reduce: str,
     lhs: ArrayLike | None,
@@ -228,16 +194,9 @@ def gspmm(
     else:
         out_feat = (lhs if lhs is not None else rhs).shape[1:]
 
-    sparse_requested = impl in _SPARSE_IMPLS
-    if is_sparse(graph) or sparse_requested:
-        if _fusable(op, reduce, rhs):
-            return _fused(graph, args, op, reduce, lhs, rhs, out_feat, impl)
-        if sparse_requested:
-            raise NotImplementedError(
-                f"gspmm: impl={impl!r} fuses only op='copy_lhs' or op='mul' with a per-edge "
-                f"scalar rhs ([E] or [E, 1]) and reduce in {_FUSED_REDUCERS}; got op={op!r}, "
-                f"reduce={reduce!r}, rhs shape {None if rhs is None else rhs.shape}. Use "
-                "impl='auto' or 'segment'."
-            )
+    fusable = sparse_product_form(op, reduce, None if rhs is None else rhs.shape)
+    sparse_graph = isinstance(graph, SparseTensor)
+    if use_sparse_product(impl, fusable=fusable, sparse_graph=sparse_graph, fn=fn):
+        return _fused(graph, args, op, reduce, lhs, rhs, out_feat, impl)
     messages = sddmm_edges(op, lhs, rhs, "u", "e", args.src, args.dst)
-    return segment_reduce(reduce, messages, args.dst, args.num_dst)
+    return segment_reduce(reduce, messages, args.dst, args.num_dst, fn=fn)

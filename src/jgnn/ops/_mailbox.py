@@ -13,8 +13,7 @@ plan as an argument therefore sees a small, fixed family of shapes, and
 from __future__ import annotations
 
 import dataclasses
-import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -22,10 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-__all__ = ["MailboxBucket", "MailboxPlan", "plan_mailbox", "reduce_mailbox"]
+from jgnn._checks import check_id_range, host_ints, static_int
+from jgnn._host import csr_pointers
+from jgnn._sizes import SizePolicy, check_ladder, next_pow2, round_up
 
-BucketPolicy = str | Sequence[int] | None
-"""``"pow2"``, ``None``/``"exact"`` (no padding) or an increasing sequence of allowed sizes."""
+__all__ = ["MailboxBucket", "MailboxPlan", "plan_mailbox", "reduce_mailbox"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,48 +82,17 @@ jax.tree_util.register_dataclass(
 )
 
 
-def _next_pow2(n: int) -> int:
-    return 1 << (n - 1).bit_length() if n > 0 else 0
-
-
-def _check_sizes(policy: Sequence[int], what: str) -> tuple[int, ...]:
-    sizes = tuple(operator.index(s) for s in policy)
-    if not sizes or any(s < 1 for s in sizes) or list(sizes) != sorted(set(sizes)):
-        raise ValueError(
-            f"plan_mailbox: {what} must be 'pow2', None or a strictly increasing sequence of "
-            f"positive ints, got {tuple(policy)!r}."
-        )
-    return sizes
-
-
-def _round_up(n: int, policy: BucketPolicy, what: str) -> int:
-    """Pads the count ``n`` up under ``policy`` (0 stays 0)."""
-    if n == 0 or policy is None or policy == "exact":
-        return n
-    if policy == "pow2":
-        return _next_pow2(n)
-    if isinstance(policy, str):
-        raise ValueError(
-            f"plan_mailbox: {what} must be 'pow2', None or a sequence of ints, got {policy!r}."
-        )
-    sizes = _check_sizes(policy, what)
-    for s in sizes:
-        if s >= n:
-            return s
-    raise ValueError(f"plan_mailbox: {what} {sizes} has no size >= {n} (the largest needed).")
-
-
-def _degree_sizes(max_degree: int, policy: BucketPolicy) -> tuple[int, ...]:
+def _degree_sizes(max_degree: int, policy: SizePolicy) -> tuple[int, ...]:
     """The mailbox sizes of the plan, in increasing order."""
     if policy == "pow2":
-        top = _next_pow2(max_degree)
+        top = next_pow2(max_degree) if max_degree else 0
         return tuple(1 << k for k in range(top.bit_length())) if top else ()
     if policy is None or policy == "exact":
         raise ValueError(
             "plan_mailbox: degree_buckets must be 'pow2' or a sequence of sizes; exact degrees "
             "would compile once per distinct degree profile."
         )
-    sizes = _check_sizes(policy, "degree_buckets")
+    sizes = check_ladder(policy, "plan_mailbox: degree_buckets")
     if max_degree > sizes[-1]:
         raise ValueError(
             f"plan_mailbox: the largest in-degree is {max_degree} but degree_buckets only go up "
@@ -136,8 +105,8 @@ def plan_mailbox(
     receivers: Any,
     num_nodes: int,
     *,
-    degree_buckets: BucketPolicy = "pow2",
-    node_buckets: BucketPolicy = "pow2",
+    degree_buckets: SizePolicy = "pow2",
+    node_buckets: SizePolicy = "pow2",
 ) -> MailboxPlan:
     """Groups destination nodes by in-degree into padded mailbox buckets.
 
@@ -173,37 +142,22 @@ def plan_mailbox(
       >>> plan.buckets[2].edge_ids
       array([[0, 1, 2, 0]], dtype=int32)
     """
-    if isinstance(receivers, jax.core.Tracer):
-        raise TypeError(
-            "plan_mailbox is host-side (bucket shapes depend on the degrees) and needs concrete "
-            "receivers, got a traced value. Build the plan outside jit and pass it in."
-        )
-    if isinstance(num_nodes, bool) or not isinstance(num_nodes, (int, np.integer)):
-        raise TypeError(f"plan_mailbox: num_nodes must be an int, got {num_nodes!r}.")
-    n = int(num_nodes)
-    recv = np.asarray(receivers)
-    if recv.ndim != 1 or not np.issubdtype(recv.dtype, np.integer):
-        raise TypeError(
-            f"plan_mailbox: receivers must be a 1-D integer array [E], got dtype {recv.dtype} "
-            f"and shape {recv.shape}."
-        )
-    if recv.size and (recv.min() < 0 or recv.max() >= n):
-        raise ValueError(
-            f"plan_mailbox: receivers must lie in [0, {n}), found min {recv.min()} and max "
-            f"{recv.max()}."
-        )
+    n = static_int(num_nodes, "plan_mailbox: num_nodes")
+    recv = host_ints(receivers, "plan_mailbox: receivers")
+    if recv.ndim != 1:
+        raise TypeError(f"plan_mailbox: receivers must be 1-D [E], got shape {recv.shape}.")
+    check_id_range(recv, n, "plan_mailbox: receivers")
     e = recv.shape[0]
-    deg = np.bincount(recv, minlength=n) if e else np.zeros(n, np.int64)
     order = np.argsort(recv, kind="stable")  # edges grouped by receiver, by edge id inside
-    start = np.zeros(n + 1, np.int64)
-    np.cumsum(deg, out=start[1:])
+    start = csr_pointers(recv[order], n)
+    deg = np.diff(start)
 
     buckets = []
     lower = 0
     for size in _degree_sizes(int(deg.max()) if n else 0, degree_buckets):
         nodes = np.nonzero((deg > lower) & (deg <= size))[0]
         lower = size
-        b = _round_up(nodes.size, node_buckets, "node_buckets")
+        b = round_up(nodes.size, node_buckets, "plan_mailbox: node_buckets")
         node_ids = np.full(b, n, np.int32)
         node_ids[: nodes.size] = nodes
         slot = np.arange(size)

@@ -23,19 +23,18 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import jraph
 from jax import Array
 
+from jgnn._checks import is_traced
 from jgnn.fn import MessageFunction, ReduceFunction, as_reduce_function
-from jgnn.ops._graph_args import GraphArgs, NumNodes, graph_args
 from jgnn.ops._gsddmm import gsddmm
-from jgnn.ops._gspmm import check_impl, gspmm, segment_reduce
+from jgnn.ops._gspmm import check_impl, gspmm
 from jgnn.ops._mailbox import MailboxPlan, plan_mailbox, reduce_mailbox
-from jgnn.sparse._tensor import SparseTensor
+from jgnn.segment import segment_reduce
+from jgnn.sparse import Graph, GraphArgs, NumNodes, SparseTensor, graph_args, use_sparse_product
 
 __all__ = ["EdgeBatch", "apply_edges", "update_all"]
 
-Graph = jraph.GraphsTuple | SparseTensor
 MessageLike = MessageFunction | Callable[["EdgeBatch"], Any]
 ReduceLike = ReduceFunction | str | Callable[[Any, Array], Any]
 
@@ -315,19 +314,15 @@ def update_all(
             lhs = None if lhs_t is None else _operand(lhs_t, u, v, e, message)
             rhs = None if rhs_t is None else _operand(rhs_t, u, v, e, message)
             return gspmm(graph, op, builtin_reduce, lhs, rhs, num_nodes=counts, impl=impl)
-    if impl in ("bcsr", "pallas"):
-        raise NotImplementedError(
-            f"{fn}: impl={impl!r} fuses only builtin copy_u/copy_e/u_mul_e-style messages with "
-            "builtin reducers (see gspmm); use impl='auto' or 'segment' for this message/"
-            "reducer pair."
-        )
+    # Not one gspmm: per-edge messages, unless impl demands a sparse product (then this raises).
+    use_sparse_product(impl, fusable=False, sparse_graph=isinstance(graph, SparseTensor), fn=fn)
     messages = _edge_messages(graph, message, args, u, v, e, counts, fn)
     if builtin_reduce is not None:
         return jax.tree_util.tree_map(
             lambda m: segment_reduce(builtin_reduce, m, args.dst, args.num_dst), messages
         )
     if plan is None:
-        if isinstance(args.dst, jax.core.Tracer):
+        if is_traced(args.dst):
             raise TypeError(
                 f"{fn}: a callable reducer needs plan=plan_mailbox(receivers, num_nodes) "
                 "when the graph is traced (under jit); build the plan outside and pass it in."

@@ -7,7 +7,9 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from jgnn.sparse._host import _host_ints, _static_size
+from jgnn._checks import host_ints, static_int
+from jgnn.graph import num_nodes as _num_nodes
+from jgnn.sparse._buffers import INT32_MAX
 from jgnn.sparse._tensor import SparseTensor
 
 __all__ = ["to_adj_t"]
@@ -45,14 +47,12 @@ def to_adj_t(graph: jraph.GraphsTuple, num_nodes: int | None = None) -> SparseTe
     fn = "to_adj_t"
     if num_nodes is None:
         if graph.nodes is not None:
-            from jgnn.graph import num_nodes as _num_nodes
-
             num_nodes = _num_nodes(graph)
         else:
             num_nodes = int(np.sum(np.asarray(graph.n_node)))
-    n = _static_size(num_nodes, f"{fn}: num_nodes")
-    senders = _host_ints(graph.senders, "senders", fn)
-    receivers = _host_ints(graph.receivers, "receivers", fn)
+    n = static_int(num_nodes, f"{fn}: num_nodes", maximum=INT32_MAX)
+    senders = host_ints(graph.senders, f"{fn}: senders")
+    receivers = host_ints(graph.receivers, f"{fn}: receivers")
     value = graph.edges
     if value is not None and not isinstance(value, (jax.Array, np.ndarray)):
         raise TypeError(

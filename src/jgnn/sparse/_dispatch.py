@@ -1,7 +1,8 @@
-"""``resolve_impl``: the single place where ``impl="auto"`` becomes a concrete SpMM kernel.
+"""The implementation decisions of message passing, in one place.
 
-Every caller (``spmm``, ``SparseTensor.matmul``, ``gspmm``, ``propagate``, layers) passes its
-``impl`` argument through here; nothing else chooses between implementations.
+:func:`resolve_impl` turns ``impl="auto"`` into a concrete SpMM kernel; every caller
+(``spmm``, ``SparseTensor.matmul``, ``gspmm``, ``propagate``, layers) passes its ``impl``
+argument through here and nothing else chooses between implementations.
 
 Implementations:
 
@@ -12,59 +13,54 @@ Implementations:
   Sum and mean only, scalar (or no) values. It never materialises ``[nnz, F]``.
 * ``"pallas"``: the fused GPU kernel ``pallas_kernels.spmm``.
 
-Measurements behind ``"auto"`` (``benchmarks/bench_spmm_cpu.py``: CPU, 2 cores, jax 0.10.2,
-N=100k nodes, E=1M random edges with weights, F=64 float32, median of 9 interleaved repeats;
-provisional, taken on a machine shared with other jobs, load average ~7; the lead's quiet re-run
-goes to ``benchmarks/RESULTS.md``). Times in ms; fwd+bwd is the gradient of ``sum(out * ct)``
-with respect to ``x`` and the edge values:
+The rule behind ``"auto"``: on CPU ``bcsr`` for sum/mean with scalar (or no) values, where it
+measured faster than ``segment`` forward and backward (the figures, machine and versions are
+in ``benchmarks/RESULTS.md``, "CPU SpMM"); ``segment`` for everything else. On GPU ``pallas``
+when the kernel supports the reduce and the values are scalar, else ``segment``; on other
+backends ``segment``. Both CPU choices are deterministic (bitwise identical across runs).
 
-=====================  =====  =========  =====  =========
-threads                2      2          1      1
-impl                   fwd    fwd+bwd    fwd    fwd+bwd
-=====================  =====  =========  =====  =========
-segment (sorted)       302    585        319    607
-bcsr (custom VJP)      112    332        135    368
-auto (resolves: bcsr)  90     272        101    362
-torch_sparse.matmul    363    1290       377    1354
-=====================  =====  =========  =====  =========
-
-(``bcsr`` and ``auto`` run the same program; their gap is the noise of the shared machine.)
-``bcsr`` wins both forward and forward+backward for sum and mean on CPU, so ``auto`` picks it
-there; ``max``/``min`` and multi-dimensional values are only expressible as ``segment``. On GPU
-``auto`` picks ``pallas`` when the kernel supports the reduce (and scalar values), else
-``segment``; on other backends ``segment``. Both CPU choices are deterministic: two runs give
-bitwise identical results (tested).
+The other decision made here is :func:`use_sparse_product`: whether a message-passing step
+runs as ONE generalised sparse product over ``adj_t`` (no ``[E, *F]`` messages) or as
+per-edge messages reduced with :mod:`jgnn.segment`. ``gspmm``, ``propagate`` and ``update_all``
+all ask it; none decides on its own.
 """
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
-__all__ = ["IMPLS", "REDUCES", "resolve_impl", "row_gather_impl"]
+__all__ = [
+    "IMPLS",
+    "REDUCES",
+    "pallas_reduces",
+    "resolve_impl",
+    "row_gather_impl",
+    "sparse_product_form",
+    "use_sparse_product",
+]
 
 IMPLS = ("auto", "segment", "bcsr", "pallas")
+#: Reduces one sparse product expresses (every ``impl`` has ``sum``/``mean``; ``segment`` and
+#: ``pallas`` also ``max``/``min``).
 REDUCES = ("sum", "mean", "max", "min")
+_SPARSE_IMPLS = ("bcsr", "pallas")
 _BCSR_REDUCES = ("sum", "mean")
-# Reduces the Pallas kernel implements when it does not advertise its own list.
-_PALLAS_DEFAULT_REDUCES = ("sum", "mean")
 
 
 def pallas_reduces() -> tuple[str, ...]:
-    """Reduces supported by ``pallas_kernels.spmm``, or ``()`` when it is not importable."""
+    """Reduces supported by ``pallas_kernels.spmm``, or ``()`` when it is not importable.
+
+    The import happens here, at call time, because the Pallas GPU backend is optional: a JAX
+    build without it must still run every other implementation.
+    """
     try:
         import pallas_kernels
     except ImportError:
         return ()
-    if getattr(pallas_kernels, "spmm", None) is None:
-        return ()
-    reduces = getattr(pallas_kernels, "SPMM_REDUCES", None)
-    if reduces is None:
-        try:
-            from pallas_kernels._spmm import REDUCTIONS as reduces
-        except ImportError:
-            reduces = _PALLAS_DEFAULT_REDUCES
-    return tuple(reduces)
+    return tuple(pallas_kernels.SPMM_REDUCES)
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
@@ -143,8 +139,8 @@ def row_gather_impl(dtype, backend: str | None = None) -> str:
     """How kernels gather whole rows ``x[ids]`` internally (the SDDMM of the backward passes).
 
     ``"bcsr"`` (a one-nonzero-per-row CSR product, which the CPU runtime executes as row copies)
-    on CPU for float32/float64, where it measured about 2x faster than XLA's gather inside the
-    blocked SDDMM; ``"gather"`` elsewhere (GPU gathers are fast, and other dtypes would hit
+    on CPU for float32/float64, where it measured faster than XLA's gather inside the blocked
+    SDDMM; ``"gather"`` elsewhere (GPU gathers are fast, and other dtypes would hit
     BCSR's slow generic lowering).
 
     Args:
@@ -159,3 +155,74 @@ def row_gather_impl(dtype, backend: str | None = None) -> str:
     if backend == "cpu" and jnp.dtype(dtype) in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
         return "bcsr"
     return "gather"
+
+
+def sparse_product_form(op: str, reduce: str, rhs_shape: tuple[int, ...] | None) -> bool:
+    """Whether the message ``op(lhs[u], rhs[e])`` with ``reduce`` is ONE sparse product.
+
+    True for ``copy_lhs`` (``adj_t @ x``) and for ``mul`` by one scalar per edge (the scalars
+    become ``adj_t``'s values), with ``reduce`` in :data:`REDUCES`.
+
+    Args:
+      op: a ``gspmm`` op (``"copy_lhs"``, ``"mul"``, ...).
+      reduce: the reducer name.
+      rhs_shape: shape of the edge operand ``[E, *F]``, or None when there is none.
+    """
+    if reduce not in REDUCES:
+        return False
+    if op == "copy_lhs":
+        return True
+    return op == "mul" and rhs_shape is not None and math.prod(rhs_shape[1:]) == 1
+
+
+def use_sparse_product(
+    impl: str,
+    *,
+    fusable: bool,
+    sparse_graph: bool,
+    fuse: bool | str = "auto",
+    fn: str,
+) -> bool:
+    """Decides whether a step runs as one sparse product or as per-edge messages.
+
+    The rule: an explicit sparse ``impl`` (``"bcsr"``/``"pallas"``) or ``fuse=True`` demands
+    the product, ``fuse=False`` forbids it, and otherwise (``"auto"``) the product is taken
+    when the step is fusable (:func:`sparse_product_form`) and the graph is a
+    ``SparseTensor`` ``adj_t`` (a GraphsTuple would need its ``adj_t`` built on the host) or a
+    sparse ``impl`` was named.
+
+    Args:
+      impl: one of :data:`IMPLS`.
+      fusable: whether one sparse product expresses the step.
+      sparse_graph: whether the graph is a ``SparseTensor``.
+      fuse: ``"auto"``, True or False (``propagate``'s knob; other callers leave it).
+      fn: the caller's name, for messages.
+
+    Returns:
+      True for one sparse product, False for per-edge messages.
+
+    Raises:
+      ValueError: unknown ``impl`` or ``fuse``.
+      NotImplementedError: a sparse ``impl`` or ``fuse=True`` for a step that is not fusable,
+        or a sparse ``impl`` with ``fuse=False``; the message names the alternative.
+    """
+    if impl not in IMPLS:
+        raise ValueError(f"{fn}: impl must be one of {IMPLS}, got {impl!r}.")
+    if not (isinstance(fuse, bool) or (isinstance(fuse, str) and fuse == "auto")):
+        raise ValueError(f"{fn}: fuse must be 'auto', True or False, got {fuse!r}.")
+    sparse_impl = impl in _SPARSE_IMPLS
+    if fuse is False and sparse_impl:
+        raise NotImplementedError(
+            f"{fn}: impl={impl!r} runs only as one sparse product, but fuse=False forces "
+            "per-edge messages; use impl='auto' or 'segment' with fuse=False."
+        )
+    if not fusable and (sparse_impl or fuse is True):
+        raise NotImplementedError(
+            f"{fn}: cannot fuse this step into one sparse product (fuse={fuse!r}, "
+            f"impl={impl!r}): only a copy of the source features or a product with one "
+            f"scalar per edge, reduced with one of {REDUCES}, is one sparse product. Use "
+            "impl='auto' or 'segment' (and fuse='auto') for per-edge messages."
+        )
+    if fuse is False:
+        return False
+    return fusable and (fuse is True or sparse_graph or sparse_impl)

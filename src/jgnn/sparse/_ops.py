@@ -15,8 +15,9 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from jgnn.ops._segment import segment_sum
-from jgnn.sparse._host import _gather_values, _host_ints, _is_traced, _take
+from jgnn._checks import host_ints, is_traced
+from jgnn.segment import segment_sum
+from jgnn.sparse._buffers import gather_values, take_rows
 from jgnn.sparse._tensor import SparseTensor, _from_sorted
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 
 def _pattern(adj: SparseTensor, fn: str) -> tuple[np.ndarray, np.ndarray]:
     """Concrete host copies of ``(row, col)``, or a clear error under ``jit``."""
-    return _host_ints(adj.row, "row buffer", fn), _host_ints(adj.col, "col buffer", fn)
+    return host_ints(adj.row, f"{fn}: row buffer"), host_ints(adj.col, f"{fn}: col buffer")
 
 
 # --------------------------------------------------------------------------------------------
@@ -46,7 +47,7 @@ def _normalize_index(key: Any, size: int, axis: str) -> np.ndarray | None:
         if key == slice(None):
             return None
         return np.arange(*key.indices(size), dtype=np.int64)
-    if _is_traced(key):
+    if is_traced(key):
         raise TypeError(
             f"SparseTensor indexing is host-side (the output nnz depends on the index) and "
             f"needs a concrete {axis} index, got a traced value. Index outside jax.jit."
@@ -112,8 +113,8 @@ def index_select(adj: SparseTensor, index: ArrayLike, dim: int = 0) -> SparseTen
 
 def _select_rows(adj: SparseTensor, idx: np.ndarray) -> SparseTensor:
     fn = "SparseTensor indexing"
-    rowptr = _host_ints(adj.rowptr, "rowptr buffer", fn)
-    col = _host_ints(adj.col, "col buffer", fn)
+    rowptr = host_ints(adj.rowptr, f"{fn}: rowptr buffer")
+    col = host_ints(adj.col, f"{fn}: col buffer")
     start = rowptr[idx]
     count = rowptr[idx + 1] - start
     total = int(count.sum())
@@ -122,7 +123,7 @@ def _select_rows(adj: SparseTensor, idx: np.ndarray) -> SparseTensor:
     new_row = np.repeat(np.arange(idx.size, dtype=np.int64), count)
     value = adj.value
     if value is not None:
-        value = _gather_values(value, pos)
+        value = gather_values(value, pos)
     return _from_sorted(new_row, col[pos], value, (int(idx.size), adj.sparse_sizes()[1]))
 
 
@@ -197,7 +198,7 @@ def remove_diag(adj: SparseTensor) -> SparseTensor:
     keep = np.flatnonzero(row != col)
     value = adj.value
     if value is not None:
-        value = _gather_values(value, keep)
+        value = gather_values(value, keep)
     return _from_sorted(row[keep], col[keep], value, adj.sparse_sizes())
 
 
@@ -236,7 +237,7 @@ def set_diag(adj: SparseTensor, values: ArrayLike | None = None) -> SparseTensor
     value = None
     if adj.value is not None or values is not None:
         # NumPy for concrete values (no compilation), jnp when traced (gradients flow).
-        xp = jnp if _is_traced(adj.value) or _is_traced(values) else np
+        xp = jnp if is_traced(adj.value) or is_traced(values) else np
         old = adj.value
         trailing = () if old is None else tuple(old.shape[1:])
         if values is None:
@@ -313,7 +314,7 @@ def reduce_sum(adj: SparseTensor, dim: int) -> Array:
     m, n = adj.sparse_sizes()
     if dim == 1:
         return segment_sum(value, adj.row, m, indices_are_sorted=True)
-    return segment_sum(_take(value, adj.csr2csc), adj.csc_col, n, indices_are_sorted=True)
+    return segment_sum(take_rows(value, adj.csr2csc), adj.csc_col, n, indices_are_sorted=True)
 
 
 def reduce_mean(adj: SparseTensor, dim: int) -> Array:

@@ -29,18 +29,13 @@ from jax import Array
 from jax.experimental import sparse as jsparse
 from jax.typing import ArrayLike
 
-from jgnn.ops._segment import segment_max, segment_mean, segment_min, segment_sum
+from jgnn._numerics import accum_dtype, broadcast_rows
+from jgnn.segment import segment_max, segment_mean, segment_min, segment_sum
+from jgnn.sparse._buffers import take_rows
 from jgnn.sparse._dispatch import resolve_impl, row_gather_impl
-from jgnn.sparse._host import _take
 from jgnn.sparse._tensor import SparseTensor
 
 __all__ = ["spmm"]
-
-
-def _acc_dtype(dtype: jnp.dtype) -> jnp.dtype:
-    if jnp.issubdtype(dtype, jnp.floating) and jnp.dtype(dtype).itemsize < 4:
-        return jnp.dtype(jnp.float32)
-    return jnp.dtype(dtype)
 
 
 def _aligned_value(value: Array, feat_ndim: int, fn: str, x_shape: tuple[int, ...]) -> Array:
@@ -84,8 +79,8 @@ def _sddmm(a: Array, b: Array, row: Array, col: Array) -> Array:
     A single ``sum(a[row] * b[col], -1)`` makes XLA materialise both ``[nnz, F]`` gathers. A
     loop over blocks of edges keeps the temporaries at ``[block, F]`` (no ``[nnz, F]`` buffer in
     the backward pass); on CPU the rows are fetched with the native CSR kernel
-    (``_rows_by_csr``). Measured at 1M edges, 64 features on the 2-core CPU: 0.9-2.0 s for the
-    single expression, ~0.25 s for blocks with XLA gathers, ~0.12 s with the CSR row copies.
+    (``_rows_by_csr``), which measured faster than XLA's gather (``benchmarks/RESULTS.md``,
+    "SpMM on CPU").
     """
     nnz, f = row.shape[0], a.shape[1]
     gather = _gather_rows
@@ -122,11 +117,6 @@ def _messages(x: Array, col: Array, value: Array | None, fn: str) -> Array:
 # --------------------------------------------------------------------------------------------
 
 
-def _bcast_edge(v: Array, like: Array) -> Array:
-    """Reshape a per-edge ``[nnz]`` vector to broadcast against ``[nnz, *F]``."""
-    return v.reshape(v.shape + (1,) * (like.ndim - 1))
-
-
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _segment_sum_spmm(sizes, value, x, row, col, csc_row, csc_col, csr2csc):
     """Sum SpMM for scalar/no values: gather + sorted segment sum, sorted (CSC) backward."""
@@ -144,7 +134,7 @@ def _segment_sum_bwd(sizes, res, g):
     # dX[j] = sum_i value[i, j] * g[i]: a gather in CSC order and a sorted segment sum.
     gi = _gather_rows(g, csc_row)
     if value is not None:
-        gi = gi * _bcast_edge(_take(value, csr2csc).astype(g.dtype), gi)
+        gi = gi * broadcast_rows(take_rows(value, csr2csc).astype(g.dtype), gi)
     dx = segment_sum(gi, csc_col, sizes[1], indices_are_sorted=True).astype(x.dtype)
     dvalue = None
     if value is not None:
@@ -206,7 +196,7 @@ def _bcsr_sum_fwd(sizes, value, x2, rowptr, col, row, colptr, csc_row, csr2csc):
 def _bcsr_sum_bwd(sizes, res, g):
     value, x2, col, row, colptr, csc_row, csr2csc = res
     m, n = sizes
-    data_t = jnp.ones(col.shape, g.dtype) if value is None else _take(value, csr2csc)
+    data_t = jnp.ones(col.shape, g.dtype) if value is None else take_rows(value, csr2csc)
     dx = _csr_matmul(data_t, csc_row, colptr, g, (n, m))
     dvalue = None
     if value is not None:
@@ -220,7 +210,7 @@ _bcsr_sum.defvjp(_bcsr_sum_fwd, _bcsr_sum_bwd)
 
 def _spmm_bcsr(adj: SparseTensor, x: Array, reduce: str) -> Array:
     m, n = adj.sparse_sizes()
-    acc = _acc_dtype(x.dtype)
+    acc = accum_dtype(x.dtype)
     feat = x.shape[1:]
     x2 = x.reshape(n, int(np.prod(feat))).astype(acc)
     value = None if adj.value is None else adj.value.astype(acc)

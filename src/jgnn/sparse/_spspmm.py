@@ -11,7 +11,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from jgnn.sparse._host import _gather_values, _host_ints, _is_traced, _sum_runs
+from jgnn._checks import host_ints, is_traced
+from jgnn.sparse._buffers import gather_values, sum_runs
 from jgnn.sparse._tensor import SparseTensor, _from_sorted
 
 __all__ = ["spspmm"]
@@ -23,10 +24,10 @@ def _product_pairs(a: SparseTensor, b: SparseTensor) -> tuple[np.ndarray, ...]:
     ``new_run[p]`` is True where product ``p`` starts a new output entry.
     """
     fn = "spspmm"
-    a_row = _host_ints(a.row, "row buffer of a", fn)
-    a_col = _host_ints(a.col, "col buffer of a", fn)
-    b_ptr = _host_ints(b.rowptr, "rowptr buffer of b", fn)
-    b_col = _host_ints(b.col, "col buffer of b", fn)
+    a_row = host_ints(a.row, f"{fn}: row buffer of a")
+    a_col = host_ints(a.col, f"{fn}: col buffer of a")
+    b_ptr = host_ints(b.rowptr, f"{fn}: rowptr buffer of b")
+    b_col = host_ints(b.col, f"{fn}: col buffer of b")
     n = b.sparse_sizes()[1]
     start = b_ptr[a_col]
     count = b_ptr[a_col + 1] - start
@@ -93,8 +94,8 @@ def spspmm(a: SparseTensor, b: SparseTensor) -> SparseTensor:
     if vb is None:
         vb = jnp.ones((b.nnz(),), dtype)
     out_row, out_col, new_run, a_pos, b_pos = _product_pairs(a, b)
-    pa = _gather_values(va, a_pos)
-    pb = _gather_values(vb, b_pos)
+    pa = gather_values(va, a_pos)
+    pb = gather_values(vb, b_pos)
     if pa.ndim < pb.ndim:
         pa = pa.reshape(pa.shape[:1] + (1,) * (pb.ndim - pa.ndim) + pa.shape[1:])
     elif pb.ndim < pa.ndim:
@@ -106,9 +107,9 @@ def spspmm(a: SparseTensor, b: SparseTensor) -> SparseTensor:
             f"spspmm: value shapes {va.shape} and {vb.shape} do not broadcast on their "
             "trailing dimensions."
         ) from None
-    if _is_traced(pa) or _is_traced(pb):
+    if is_traced(pa) or is_traced(pb):
         prod = pa * pb
     else:
         prod = jnp.asarray(np.asarray(pa) * np.asarray(pb))
-    value = _sum_runs(prod, new_run)
+    value = sum_runs(prod, new_run)
     return _from_sorted(out_row, out_col, value, (m, n))

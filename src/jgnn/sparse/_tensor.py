@@ -14,7 +14,12 @@ the host, when the tensor is built, and validated there (sorted, in range, int32
 of the stored ones, ``t()`` and ``csc()`` cost one gather of the values and no sort, inside
 ``jit`` too. Operations that change the sparsity pattern (construction, slicing, ``set_diag``)
 are host-side: they need concrete index buffers, but the values may be traced (traced values
-are moved with ``jnp`` gathers, so gradients flow through them; see ``_host.py``).
+are moved with ``jnp`` gathers, so gradients flow through them; see ``_buffers.py``).
+
+This module holds the container only. Its operator methods (``@``, slicing, ``set_diag``,
+``sum``, arithmetic) call functions of sibling modules and are attached to the class by
+``_methods.py`` when :mod:`jgnn.sparse` is imported, as JAX attaches ``jax.Array``'s methods:
+the operations import the container, never the other way round.
 """
 
 from __future__ import annotations
@@ -28,17 +33,8 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike, DTypeLike
 
-from jgnn.sparse._host import (
-    _INT32_MAX,
-    _as_value,
-    _check_ids,
-    _coalesce,
-    _host_ints,
-    _index_buffers,
-    _is_traced,
-    _static_size,
-    _take,
-)
+from jgnn._checks import check_id_range, host_ints, is_traced, static_int
+from jgnn.sparse._buffers import INT32_MAX, as_value, coalesce_ids, index_buffers, take_rows
 
 __all__ = ["SparseTensor"]
 
@@ -52,8 +48,8 @@ def _build(
     row: np.ndarray, col: np.ndarray, value: Array | None, m: int, n: int, fn: str
 ) -> SparseTensor:
     """Sort, coalesce (summing duplicate values) and index validated host ids."""
-    row, col, value = _coalesce(row, col, value, n)
-    if row.size > _INT32_MAX:
+    row, col, value = coalesce_ids(row, col, value, n)
+    if row.size > INT32_MAX:
         raise ValueError(f"{fn}: nnz must fit in int32, got {row.size}.")
     return _from_sorted(row, col, value, (m, n))
 
@@ -62,7 +58,7 @@ def _from_sorted(
     row: np.ndarray, col: np.ndarray, value: Array | None, sizes: tuple[int, int]
 ) -> SparseTensor:
     """A SparseTensor from coalesced row-major host ids (no checks)."""
-    buffers = _index_buffers(row, col, sizes[0], sizes[1])
+    buffers = index_buffers(row, col, sizes[0], sizes[1])
     return SparseTensor._from_buffers(value=value, sparse_sizes=sizes, **buffers)
 
 
@@ -156,8 +152,8 @@ class SparseTensor:
 
     @staticmethod
     def _coo(row, col, value, sparse_sizes, fn) -> SparseTensor:
-        row = _host_ints(row, "row", fn)
-        col = _host_ints(col, "col", fn)
+        row = host_ints(row, f"{fn}: row")
+        col = host_ints(col, f"{fn}: col")
         if row.ndim != 1 or row.shape != col.shape:
             raise ValueError(
                 f"{fn}: row and col must be 1-D of equal length, got shapes {row.shape} and "
@@ -169,13 +165,13 @@ class SparseTensor:
         else:
             if len(sparse_sizes) != 2:
                 raise ValueError(f"{fn}: sparse_sizes must be (M, N), got {sparse_sizes!r}.")
-            m = _static_size(sparse_sizes[0], f"{fn}: sparse_sizes[0]")
-            n = _static_size(sparse_sizes[1], f"{fn}: sparse_sizes[1]")
-        if m > _INT32_MAX or n > _INT32_MAX:
+            m = static_int(sparse_sizes[0], f"{fn}: sparse_sizes[0]", maximum=INT32_MAX)
+            n = static_int(sparse_sizes[1], f"{fn}: sparse_sizes[1]", maximum=INT32_MAX)
+        if m > INT32_MAX or n > INT32_MAX:
             raise ValueError(f"{fn}: sparse sizes must fit in int32, got ({m}, {n}).")
-        _check_ids(row, m, "row", fn)
-        _check_ids(col, n, "col", fn)
-        value = _as_value(value, row.size, fn)
+        check_id_range(row, m, f"{fn}: row", " Check sparse_sizes or the edge index.")
+        check_id_range(col, n, f"{fn}: col", " Check sparse_sizes or the edge index.")
+        value = as_value(value, row.size, fn)
         return _build(row, col, value, m, n, fn)
 
     @classmethod
@@ -214,7 +210,7 @@ class SparseTensor:
                  [4., 0.]], dtype=float32)
         """
         fn = "SparseTensor.from_edge_index"
-        ei = _host_ints(edge_index, "edge_index", fn)
+        ei = host_ints(edge_index, f"{fn}: edge_index")
         if ei.ndim != 2 or ei.shape[0] != 2:
             raise ValueError(f"{fn}: edge_index must have shape [2, E], got {ei.shape}.")
         return cls._coo(ei[0], ei[1], value, sparse_sizes, fn)
@@ -242,7 +238,7 @@ class SparseTensor:
           Array([2., 3.], dtype=float32)
         """
         fn = "SparseTensor.from_dense"
-        if _is_traced(mat):
+        if is_traced(mat):
             raise TypeError(f"{fn} is host-side and needs a concrete array, got a tracer.")
         host = np.asarray(mat)
         if host.ndim < 2:
@@ -279,8 +275,8 @@ class SparseTensor:
           Array([[1., 0., 0.],
                  [0., 1., 0.]], dtype=float32)
         """
-        n = _static_size(n, "SparseTensor.eye: n")
-        m = n if m is None else _static_size(m, "SparseTensor.eye: m")
+        n = static_int(n, "SparseTensor.eye: n", maximum=INT32_MAX)
+        m = n if m is None else static_int(m, "SparseTensor.eye: m", maximum=INT32_MAX)
         k = np.arange(min(n, m), dtype=np.int64)
         value = jnp.ones(k.shape, dtype or jnp.float32) if has_value else None
         return _from_sorted(k, k, value, (n, m))
@@ -355,7 +351,7 @@ class SparseTensor:
     def _csc_value(self) -> Array | None:
         if self.value is None:
             return None
-        return _take(self.value, self.csr2csc)
+        return take_rows(self.value, self.csr2csc)
 
     # -- values -----------------------------------------------------------------------------
 
@@ -377,10 +373,10 @@ class SparseTensor:
           Array([[2., 0.],
                  [0., 3.]], dtype=float32)
         """
-        value = _as_value(value, self.nnz(), "SparseTensor.set_value")
+        value = as_value(value, self.nnz(), "SparseTensor.set_value")
         if layout == "csc":
             if value is not None:
-                value = _take(value, self.csc2csr)
+                value = take_rows(value, self.csc2csr)
         elif layout not in ("coo", "csr"):
             raise ValueError(f"layout must be 'coo', 'csr' or 'csc', got {layout!r}.")
         return self._replace(value=value)
@@ -480,87 +476,6 @@ class SparseTensor:
     def to_edge_index(self) -> tuple[Array, Array | None]:
         """``(edge_index [2, nnz], value)`` in row-major order (jittable)."""
         return jnp.stack([self.row, self.col]), self.value
-
-    # -- operations (implemented in sibling modules) ----------------------------------------
-
-    def matmul(self, other: Any, reduce: str = "sum", impl: str = "auto") -> Any:
-        """``self @ other``: :func:`jgnn.sparse.spmm` or, for a SparseTensor, ``spspmm``."""
-        if isinstance(other, SparseTensor):
-            from jgnn.sparse._spspmm import spspmm
-
-            if reduce != "sum":
-                raise NotImplementedError(
-                    f"sparse @ sparse supports reduce='sum' only, got {reduce!r}; densify one "
-                    "side and use spmm for other reductions."
-                )
-            return spspmm(self, other)
-        from jgnn.sparse._spmm import spmm
-
-        return spmm(self, other, reduce=reduce, impl=impl)
-
-    def __matmul__(self, other: Any) -> Any:
-        return self.matmul(other)
-
-    def __getitem__(self, key: Any) -> SparseTensor:
-        from jgnn.sparse._ops import getitem
-
-        return getitem(self, key)
-
-    def set_diag(self, values: ArrayLike | None = None) -> SparseTensor:
-        """See :func:`jgnn.sparse.set_diag`."""
-        from jgnn.sparse._ops import set_diag
-
-        return set_diag(self, values)
-
-    def remove_diag(self) -> SparseTensor:
-        """See :func:`jgnn.sparse.remove_diag`."""
-        from jgnn.sparse._ops import remove_diag
-
-        return remove_diag(self)
-
-    def sum(self, dim: int) -> Array:
-        """See :func:`jgnn.sparse.reduce_sum`."""
-        from jgnn.sparse._ops import reduce_sum
-
-        return reduce_sum(self, dim)
-
-    def mean(self, dim: int) -> Array:
-        """See :func:`jgnn.sparse.reduce_mean`."""
-        from jgnn.sparse._ops import reduce_mean
-
-        return reduce_mean(self, dim)
-
-    def _binary(self, other: Any, op: str) -> SparseTensor:
-        from jgnn.sparse._ops import elementwise
-
-        return elementwise(self, other, op)
-
-    def __mul__(self, other: Any) -> SparseTensor:
-        return self._binary(other, "mul")
-
-    def __rmul__(self, other: Any) -> SparseTensor:
-        return self._binary(other, "mul")
-
-    def __truediv__(self, other: Any) -> SparseTensor:
-        return self._binary(other, "div")
-
-    def __rtruediv__(self, other: Any) -> SparseTensor:
-        return self._binary(other, "rdiv")
-
-    def __add__(self, other: Any) -> SparseTensor:
-        return self._binary(other, "add")
-
-    def __radd__(self, other: Any) -> SparseTensor:
-        return self._binary(other, "add")
-
-    def __sub__(self, other: Any) -> SparseTensor:
-        return self._binary(other, "sub")
-
-    def __rsub__(self, other: Any) -> SparseTensor:
-        return self._binary(other, "rsub")
-
-    def __neg__(self) -> SparseTensor:
-        return self._binary(-1, "mul")
 
     def __repr__(self) -> str:
         value = "None"

@@ -5,7 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jgnn.sparse._host import _coalesce, _gather_values, _index_buffers, _static_size, _sum_runs
+from jgnn._checks import static_int as _static_size
+from jgnn.sparse._buffers import coalesce_ids as _coalesce
+from jgnn.sparse._buffers import gather_values as _gather_values
+from jgnn.sparse._buffers import index_buffers as _index_buffers
+from jgnn.sparse._buffers import sum_runs as _sum_runs
 
 
 def test_concrete_and_traced_value_paths_agree():

@@ -1,32 +1,38 @@
-"""Normalises the ``graph`` argument of the DGL-style operators.
+"""The three graph forms and the one coercion every message-passing function uses.
 
-Every operator in :mod:`jgnn.ops` that walks edges (``gspmm``, ``gsddmm``, ``edge_softmax``,
-``update_all``, ...) accepts either graph form:
+Every function of jgnn that walks edges (``propagate``, ``gspmm``, ``gsddmm``,
+``edge_softmax``, ``update_all``, the layers) accepts a :data:`Graph`, any of:
 
-* a :class:`jraph.GraphsTuple`: ``senders`` are the sources (DGL's ``u``), ``receivers`` the
-  destinations (``v``); the edge order is the order of those arrays;
+* a :class:`jraph.GraphsTuple`: ``senders`` are the sources (PyG's ``j``, DGL's ``u``),
+  ``receivers`` the destinations (``i``, ``v``); the edge order is the order of those arrays;
+* an edge index ``[2, E]`` (row 0 sources, row 1 destinations), read as an edge-only
+  GraphsTuple;
 * a :class:`jgnn.sparse.SparseTensor` ``adj_t`` of sparse sizes ``(num_dst, num_src)``:
   rows are destinations, columns sources (PyG's transposed adjacency); the edge order is the
   tensor's COO order (row-major after construction).
 
-:func:`graph_args` turns either into ``(src, dst, num_src, num_dst)`` with static counts.
+:func:`as_graph` turns an edge index into a GraphsTuple (the other forms pass through),
+:func:`endpoints` returns ``(src, dst)`` of any form, and :func:`graph_args` returns
+``(src, dst, num_src, num_dst)`` with static counts checked against the node data.
 """
 
 from __future__ import annotations
 
-import operator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import jax
 import jax.numpy as jnp
 import jraph
-import numpy as np
 from jax import Array
 
+from jgnn._checks import int_array, static_int
 from jgnn.graph import num_nodes as _graph_num_nodes
 from jgnn.sparse._tensor import SparseTensor
 
-__all__ = ["GraphArgs", "NumNodes", "graph_args", "is_sparse"]
+__all__ = ["Graph", "GraphArgs", "NumNodes", "as_graph", "endpoints", "graph_args", "is_sparse"]
+
+#: A graph in any of its three forms: a GraphsTuple, an edge index ``[2, E]`` or an ``adj_t``.
+Graph: TypeAlias = jraph.GraphsTuple | SparseTensor | Array
 
 NumNodes = int | tuple[int, int] | None
 """A static node count: one int (same node set on both ends), ``(num_src, num_dst)`` or None."""
@@ -59,17 +65,7 @@ def is_sparse(graph: Any) -> bool:
 
 
 def _static_count(value: Any, what: str, fn: str) -> int:
-    if isinstance(value, jax.core.Tracer):
-        raise TypeError(
-            f"{fn}: {what} must be a static Python int, got a traced value. It fixes an output "
-            "shape; pass it as a static argument or read it outside jit."
-        )
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{fn}: {what} must be a Python int, got {type(value).__name__}.")
-    n = operator.index(value)
-    if n < 0:
-        raise ValueError(f"{fn}: {what} must be >= 0, got {n}.")
-    return n
+    return static_int(value, f"{fn}: {what}")
 
 
 def _split_num_nodes(num_nodes: NumNodes, fn: str) -> tuple[int | None, int | None]:
@@ -91,13 +87,7 @@ def _split_num_nodes(num_nodes: NumNodes, fn: str) -> tuple[int | None, int | No
 def _ids(x: Any, what: str, fn: str) -> Array:
     if x is None:
         raise ValueError(f"{fn}: the graph has no {what}; expected an int array of shape [E].")
-    ids = jnp.asarray(x)
-    if ids.ndim != 1 or not jnp.issubdtype(ids.dtype, jnp.integer):
-        raise TypeError(
-            f"{fn}: graph {what} must be a 1-D integer array [E], got dtype {ids.dtype} and "
-            f"shape {ids.shape}."
-        )
-    return ids.astype(jnp.int32)
+    return int_array(x, f"{fn}: graph {what} ([E])").astype(jnp.int32)
 
 
 def _check_hint(count: int | None, hint: int | None, side: str, data: str, fn: str) -> None:
@@ -109,7 +99,7 @@ def _check_hint(count: int | None, hint: int | None, side: str, data: str, fn: s
 
 
 def graph_args(
-    graph: jraph.GraphsTuple | SparseTensor,
+    graph: Graph,
     *,
     num_nodes: NumNodes = None,
     src_hint: int | None = None,
@@ -119,7 +109,7 @@ def graph_args(
     require_counts: bool = True,
     fn: str = "graph_args",
 ) -> GraphArgs:
-    """Turns a GraphsTuple or a SparseTensor ``adj_t`` into ``(src, dst, num_src, num_dst)``.
+    """Turns any graph form into ``(src, dst, num_src, num_dst)`` with static counts.
 
     Node counts come from, in order: ``num_nodes=``; the SparseTensor's sparse sizes
     ``(num_dst, num_src)``; the GraphsTuple's ``nodes`` leaves (one node set on both ends);
@@ -128,8 +118,8 @@ def graph_args(
     both ends. Where a count is known from two places they must agree.
 
     Args:
-      graph: a ``jraph.GraphsTuple`` (senders = sources) or a ``SparseTensor`` ``adj_t``
-        (rows = destinations, columns = sources).
+      graph: a ``jraph.GraphsTuple`` (senders = sources), an edge index ``[2, E]`` or a
+        ``SparseTensor`` ``adj_t`` (rows = destinations, columns = sources).
       num_nodes: a static int (same node set on both ends) or ``(num_src, num_dst)``.
       src_hint: the number of rows of the source-node data, if any.
       dst_hint: the number of rows of the destination-node data, if any.
@@ -154,6 +144,7 @@ def graph_args(
       3
     """
     ns, nd = _split_num_nodes(num_nodes, fn)
+    graph = as_graph(graph, fn)
     if isinstance(graph, SparseTensor):
         rows, cols, _ = graph.coo()
         m, n = (int(s) for s in graph.sparse_sizes())
@@ -164,7 +155,7 @@ def graph_args(
             )
         ns, nd = n, m
         src, dst = _ids(cols, "columns", fn), _ids(rows, "rows", fn)
-    elif isinstance(graph, jraph.GraphsTuple):
+    else:
         src = _ids(graph.senders, "senders", fn)
         dst = _ids(graph.receivers, "receivers", fn)
         if src.shape != dst.shape:
@@ -177,11 +168,6 @@ def graph_args(
         elif ns is None:
             ns = src_hint if src_hint is not None else dst_hint
             nd = dst_hint if dst_hint is not None else src_hint
-    else:
-        raise TypeError(
-            f"{fn}: graph must be a jraph.GraphsTuple or a jgnn.sparse.SparseTensor adj_t, got "
-            f"{type(graph).__name__}."
-        )
     _check_hint(ns, src_hint, "source", src_data, fn)
     _check_hint(nd, dst_hint, "destination", dst_data, fn)
     if require_counts and (ns is None or nd is None):
@@ -190,3 +176,48 @@ def graph_args(
             "(num_src, num_dst)), give the GraphsTuple node features, or pass node data."
         )
     return GraphArgs(src, dst, ns, nd)
+
+
+def as_graph(graph: Any, fn: str = "as_graph") -> jraph.GraphsTuple | SparseTensor:
+    """A GraphsTuple or SparseTensor as is; an edge index ``[2, E]`` as an edge-only graph.
+
+    Jittable (the edge index may be traced).
+
+    Raises:
+      TypeError: ``graph`` is none of the three forms, or the edge index is not integer.
+      ValueError: the edge index is not ``[2, E]``.
+    """
+    if isinstance(graph, (jraph.GraphsTuple, SparseTensor)):
+        return graph
+    expected = "a jraph.GraphsTuple or a jgnn.sparse.SparseTensor adj_t, or an integer edge index"
+    try:
+        edge_index = jnp.asarray(graph)
+    except TypeError:
+        raise TypeError(
+            f"{fn}: graph must be {expected} [2, E]; got {type(graph).__name__}."
+        ) from None
+    if not jnp.issubdtype(edge_index.dtype, jnp.integer):
+        raise TypeError(
+            f"{fn}: graph must be a jraph.GraphsTuple or a jgnn.sparse.SparseTensor adj_t, or an "
+            f"edge index [2, E], which must be integer, got dtype {edge_index.dtype}."
+        )
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+        raise ValueError(f"{fn}: an edge index must have shape [2, E], got {edge_index.shape}.")
+    return jraph.GraphsTuple(
+        nodes=None,
+        edges=None,
+        senders=edge_index[0],
+        receivers=edge_index[1],
+        globals=None,
+        n_node=None,
+        n_edge=None,
+    )
+
+
+def endpoints(graph: Any, fn: str = "endpoints") -> tuple[Array, Array]:
+    """``(src, dst)``, int32 ``[E]``, of any graph form (jittable)."""
+    graph = as_graph(graph, fn)
+    if isinstance(graph, SparseTensor):
+        row, col, _ = graph.coo()
+        return col.astype(jnp.int32), row.astype(jnp.int32)
+    return jnp.asarray(graph.senders, jnp.int32), jnp.asarray(graph.receivers, jnp.int32)
