@@ -1,9 +1,10 @@
-"""Shared helpers for the Pallas kernels: block sizes, validation and in-graph CSR plumbing.
+"""Shared helpers for the Pallas kernels: argument checks, dtypes and in-graph CSR plumbing.
 
-Nothing here launches a kernel. The helpers pick power-of-two block sizes (Triton needs them),
-check argument shapes and dtypes at trace time, and build the index arrays the backward passes
-need (row ids of a CSR matrix, its CSC view, a COO list sorted into CSR) with fixed-shape `jnp`
-operations, so every one of them runs under `jit`.
+Nothing here launches a kernel. The helpers check argument shapes and dtypes at trace time, pick
+Triton compiler parameters, and build the index arrays the backward passes need (row ids of a
+CSR matrix, its CSC view, a COO list grouped into CSR) with fixed-shape `jnp` operations, so
+every one of them runs under `jit`. This is the bottom layer: it imports no other module of the
+package.
 """
 
 from __future__ import annotations
@@ -12,55 +13,26 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plt
 
-#: Largest number of elements in one `[block_e, block_f]` gather tile chosen by default.
-DEFAULT_TILE_ELEMENTS = 4096
-#: Default cap on the feature block: wider feature dims are split over several programs.
-DEFAULT_MAX_BLOCK_F = 128
-#: Default bounds on the edge block (edges gathered per loop step).
-MIN_BLOCK_E = 8
-MAX_BLOCK_E = 32
+
+def is_power_of_two(n: Any) -> bool:
+    """True for a positive Python int that is a power of two."""
+    return isinstance(n, int) and not isinstance(n, bool) and n >= 1 and (n & (n - 1)) == 0
 
 
-def _is_power_of_two(n: int) -> bool:
-    return n >= 1 and (n & (n - 1)) == 0
+def next_power_of_two(n: int) -> int:
+    """Smallest power of two `>= max(n, 1)`."""
+    return 1 << max(int(n) - 1, 0).bit_length()
 
 
-def pick_block_f(num_features: int, block_f: int | None) -> int:
-    """Returns the feature block: `block_f`, or the next power of two of F capped at 128.
-
-    Raises:
-        ValueError: if `block_f` is given and is not a positive power of two.
-    """
-    if block_f is None:
-        return min(pl.next_power_of_2(max(num_features, 1)), DEFAULT_MAX_BLOCK_F)
-    if not isinstance(block_f, int) or not _is_power_of_two(block_f):
-        raise ValueError(f"block_f must be a positive power of two, got {block_f!r}.")
-    return block_f
-
-
-def pick_block_e(block_f: int, block_e: int | None) -> int:
-    """Returns the edge block: `block_e`, or 4096 / block_f clamped to [8, 32].
-
-    Raises:
-        ValueError: if `block_e` is given and is not a positive power of two.
-    """
-    if block_e is None:
-        return int(min(max(DEFAULT_TILE_ELEMENTS // block_f, MIN_BLOCK_E), MAX_BLOCK_E))
-    if not isinstance(block_e, int) or not _is_power_of_two(block_e):
-        raise ValueError(f"block_e must be a positive power of two, got {block_e!r}.")
-    return block_e
-
-
-def triton_params(block_e: int, block_f: int) -> plt.CompilerParams:
-    """Triton compiler parameters for a `[block_e, block_f]` gather tile.
+def triton_params(tile_elements: int) -> plt.CompilerParams:
+    """Triton compiler parameters for a kernel whose largest gathered tile has this many elements.
 
     Passing Triton `CompilerParams` is what selects the Triton backend: Mosaic GPU (the default
     on Hopper) has no vector gather, which every kernel here is built on.
     """
-    num_warps = 4 if block_e * block_f >= 2048 else 2
+    num_warps = 4 if tile_elements >= 2048 else 2
     return plt.CompilerParams(num_warps=num_warps, num_stages=2)
 
 
@@ -86,6 +58,19 @@ def check_index(name: str, a: Any, length: int | None = None) -> jax.Array:
     return a.astype(jnp.int32)
 
 
+def check_rowptr(rowptr: Any) -> jax.Array:
+    """Checks CSR row pointers `[M+1]` (at least one entry) and returns them as int32.
+
+    Raises:
+        TypeError: if `rowptr` is not an integer array.
+        ValueError: if it is not 1-D or is empty.
+    """
+    rowptr = check_index("rowptr", rowptr)
+    if rowptr.shape[0] < 1:
+        raise ValueError("`rowptr` must have at least one entry (M+1 >= 1), got length 0.")
+    return rowptr
+
+
 def check_float(name: str, a: Any, ndims: tuple[int, ...]) -> jax.Array:
     """Checks that `a` is a floating array with one of the ranks in `ndims`.
 
@@ -100,6 +85,12 @@ def check_float(name: str, a: Any, ndims: tuple[int, ...]) -> jax.Array:
         want = " or ".join(f"{d}-D" for d in ndims)
         raise ValueError(f"`{name}` must be {want}, got shape {a.shape}.")
     return a
+
+
+def check_shape(name: str, a: jax.Array, shape: tuple[int, ...], meaning: str) -> None:
+    """Raises a ValueError naming `meaning` (e.g. "(N, H)") when `a.shape != shape`."""
+    if tuple(a.shape) != tuple(shape):
+        raise ValueError(f"`{name}` must have shape {meaning} = {tuple(shape)}, got {a.shape}.")
 
 
 def check_transpose(
@@ -126,12 +117,21 @@ def check_transpose(
     )
 
 
+def check_row(row: Any, nnz: int) -> jax.Array | None:
+    """Validates the optional stored CSR row ids `[nnz]` (None passes through)."""
+    return None if row is None else check_index("row", row, nnz)
+
+
 def row_ids(rowptr: jax.Array, nnz: int) -> jax.Array:
-    """Row index of every CSR entry, `[nnz]` int32, from `rowptr [M+1]` (jittable)."""
-    if nnz == 0:
-        return jnp.zeros((0,), jnp.int32)
-    e = jnp.arange(nnz, dtype=jnp.int32)
-    return (jnp.searchsorted(rowptr, e, side="right") - 1).astype(jnp.int32)
+    """Row index of every CSR entry, `[nnz]` int32, from `rowptr [M+1]` (jittable).
+
+    One scatter-add of a 1 at every row start, then a cumulative sum: no search over the edges.
+    """
+    m = rowptr.shape[0] - 1
+    if nnz == 0 or m == 0:
+        return jnp.zeros((nnz,), jnp.int32)
+    marks = jnp.zeros((nnz,), jnp.int32).at[rowptr[1:m]].add(1, mode="drop")
+    return jnp.cumsum(marks, dtype=jnp.int32)
 
 
 def sort_to_csr(index: jax.Array, num_segments: int) -> tuple[jax.Array, jax.Array]:
@@ -141,16 +141,39 @@ def sort_to_csr(index: jax.Array, num_segments: int) -> tuple[jax.Array, jax.Arr
     `ptr[s]:ptr[s+1]` of it. Jittable; costs one argsort.
     """
     perm = jnp.argsort(index, stable=True).astype(jnp.int32)
-    sorted_index = index[perm]
-    bounds = jnp.arange(num_segments + 1, dtype=jnp.int32)
-    ptr = jnp.searchsorted(sorted_index, bounds, side="left").astype(jnp.int32)
+    counts = jnp.zeros((num_segments,), jnp.int32).at[index].add(1, mode="drop")
+    ptr = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.cumsum(counts, dtype=jnp.int32)])
     return ptr, perm
 
 
 def csc_view(
-    rowptr: jax.Array, col: jax.Array, num_cols: int
+    rowptr: jax.Array, col: jax.Array, num_cols: int, row: jax.Array | None = None
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Builds the CSC view `(colptr, row_t, csr2csc)` of a CSR matrix in-graph (one argsort)."""
+    """Builds the CSC view `(colptr, row_t, csr2csc)` of a CSR matrix in-graph (one argsort).
+
+    `row` (the stored CSR row ids) skips recomputing them from `rowptr`.
+    """
     colptr, perm = sort_to_csr(col, num_cols)
-    row = row_ids(rowptr, col.shape[0])
+    if row is None:
+        row = row_ids(rowptr, col.shape[0])
     return colptr, row[perm], perm
+
+
+def store_index(index: jax.Array, ok: jax.Array, size: int) -> jax.Array:
+    """Kernel side: `index` where `ok`, else `size` (out of range) for a masked store.
+
+    On the GPU masked lanes store nothing. The Pallas interpreter writes every lane (masked
+    ones write back the value they read), so a masked lane aimed at an element that another
+    lane of the same store writes can undo that write; an out-of-range index is dropped.
+    """
+    return jnp.where(ok, index, size)
+
+
+def leaky_relu(z: jax.Array, negative_slope: float) -> jax.Array:
+    """`z` where `z >= 0`, else `negative_slope * z` (the gradient at 0 is 1, as `jax.nn`)."""
+    return jnp.where(z >= 0, z, negative_slope * z)
+
+
+def leaky_relu_grad(z: jax.Array, negative_slope: float) -> jax.Array:
+    """Derivative of `leaky_relu` at `z`: 1 where `z >= 0`, else `negative_slope`."""
+    return jnp.where(z >= 0, 1.0, negative_slope).astype(z.dtype)

@@ -1,169 +1,21 @@
-"""SDDMM: per-edge `dot(x[row], y[col])`, `x[row] + y[col]` or `x[row] * y[col]` in Pallas.
+"""Differentiable SDDMM: per-edge `dot(x[row], y[col])`, `x[row] + y[col]` or `x[row] * y[col]`.
 
-Four parts: the kernel bodies (`_sddmm_dot_kernel`, `_sddmm_elementwise_kernel`), the raw
-launchers (`sddmm_dot_call`, `sddmm_elementwise_call`), the differentiable jitted wrapper
-(`sddmm`, a `jax.custom_vjp`) and the pure-`jnp` oracle (`sddmm_reference`).
-
-One program owns `block_e` consecutive edges (and one head for `dot`, one feature block for
-`add`/`mul`). It gathers the `[block_e, block_f]` tiles of both endpoints with masked loads; the
-`dot` kernel loops over feature blocks and accumulates in float32 registers. Each output element
-is written by exactly one program: no atomics.
+Op layer: `sddmm` (a jitted wrapper around a `jax.custom_vjp`) and the pure-`jnp` oracle
+`sddmm_reference`. The kernels are in `_sddmm_kernel.py`; the backward of `dot` and `add` runs
+the SpMM kernel of `_spmm_kernel.py` over the edges grouped by row and by column.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax import lax
-from jax.experimental import pallas as pl
-from jax.experimental.pallas import triton as plt
 
-from . import _common
-from ._spmm import spmm_call
-
-OPS = ("dot", "add", "mul")
-
-
-def _edge_tile(row_ref, col_ref, p, block_e, nnz):
-    e = p * block_e + jnp.arange(block_e, dtype=jnp.int32)
-    e_mask = e < nnz
-    r = plt.load(row_ref.at[e], mask=e_mask, other=0)
-    c = plt.load(col_ref.at[e], mask=e_mask, other=0)
-    return e, e_mask, r, c
-
-
-def _sddmm_dot_kernel(
-    row_ref, col_ref, x_ref, y_ref, out_ref, *, nnz, num_heads, num_features, block_e, block_f
-):
-    """One program per (edge block p, head h): `out[e*H + h] = <x[row_e, h], y[col_e, h]>`.
-
-    Refs: `row [nnz]`, `col [nnz]`, `x [M, H*F]`, `y [N, H*F]`, out `[nnz*H]`.
-    """
-    p, h = pl.program_id(0), pl.program_id(1)
-    e, e_mask, r, c = _edge_tile(row_ref, col_ref, p, block_e, nnz)
-    acc_dtype = _common.accum_dtype(out_ref.dtype)
-
-    def body(j, acc):
-        f = j * block_f + jnp.arange(block_f, dtype=jnp.int32)
-        mask = e_mask[:, None] & (f < num_features)[None, :]
-        cols = (h * num_features + f)[None, :]
-        a = plt.load(x_ref.at[r[:, None], cols], mask=mask, other=0).astype(acc_dtype)
-        b = plt.load(y_ref.at[c[:, None], cols], mask=mask, other=0).astype(acc_dtype)
-        return acc + jnp.sum(a * b, axis=1)
-
-    num_blocks = pl.cdiv(num_features, block_f)
-    acc = lax.fori_loop(0, num_blocks, body, jnp.zeros((block_e,), acc_dtype))
-    plt.store(out_ref.at[e * num_heads + h], acc.astype(out_ref.dtype), mask=e_mask)
-
-
-def _sddmm_elementwise_kernel(
-    row_ref, col_ref, x_ref, y_ref, out_ref, *, op, nnz, num_features, block_e, block_f
-):
-    """One program per (edge block p, feature block j): `out[e, f] = x[row_e, f] (+|*) y[col_e, f]`.
-
-    Refs: `row [nnz]`, `col [nnz]`, `x [M, F]`, `y [N, F]`, out `[nnz, F]`.
-    """
-    p, j = pl.program_id(0), pl.program_id(1)
-    e, e_mask, r, c = _edge_tile(row_ref, col_ref, p, block_e, nnz)
-    f = j * block_f + jnp.arange(block_f, dtype=jnp.int32)
-    mask = e_mask[:, None] & (f < num_features)[None, :]
-    acc_dtype = _common.accum_dtype(out_ref.dtype)
-    a = plt.load(x_ref.at[r[:, None], f[None, :]], mask=mask, other=0).astype(acc_dtype)
-    b = plt.load(y_ref.at[c[:, None], f[None, :]], mask=mask, other=0).astype(acc_dtype)
-    res = a + b if op == "add" else a * b
-    plt.store(out_ref.at[e[:, None], f[None, :]], res.astype(out_ref.dtype), mask=mask)
-
-
-def sddmm_dot_call(
-    row: jax.Array,
-    col: jax.Array,
-    x: jax.Array,
-    y: jax.Array,
-    *,
-    block_f: int | None = None,
-    block_e: int | None = None,
-    interpret: bool = False,
-    out_dtype: Any = None,
-) -> jax.Array:
-    """Launches the per-head dot kernel (no autodiff, no checks).
-
-    Args:
-        row: `[nnz]` int32 ids into `x`.
-        col: `[nnz]` int32 ids into `y`.
-        x: `[M, H, F]` float.
-        y: `[N, H, F]` float.
-        block_f: feature block (power of two) or None.
-        block_e: edge block (power of two) or None.
-        interpret: run the Pallas interpreter.
-        out_dtype: output dtype (default: the accumulation dtype, float32 or float64).
-
-    Returns:
-        `[nnz, H]` per-edge, per-head dot products.
-    """
-    nnz = row.shape[0]
-    m, num_heads, num_features = x.shape
-    n = y.shape[0]
-    out_dtype = _common.accum_dtype(x.dtype) if out_dtype is None else jnp.dtype(out_dtype)
-    if nnz == 0 or num_heads == 0 or num_features == 0:
-        return jnp.zeros((nnz, num_heads), out_dtype)
-    bf = _common.pick_block_f(num_features, block_f)
-    be = _common.pick_block_e(bf, block_e)
-    kernel = functools.partial(
-        _sddmm_dot_kernel,
-        nnz=nnz,
-        num_heads=num_heads,
-        num_features=num_features,
-        block_e=be,
-        block_f=bf,
-    )
-    out = pl.pallas_call(
-        kernel,
-        out_shape=jax.ShapeDtypeStruct((nnz * num_heads,), out_dtype),
-        grid=(pl.cdiv(nnz, be), num_heads),
-        compiler_params=_common.triton_params(be, bf),
-        interpret=interpret,
-        name="jgnn_sddmm_dot",
-    )(row, col, x.reshape(m, num_heads * num_features), y.reshape(n, num_heads * num_features))
-    return out.reshape(nnz, num_heads)
-
-
-def sddmm_elementwise_call(
-    row: jax.Array,
-    col: jax.Array,
-    x: jax.Array,
-    y: jax.Array,
-    *,
-    op: str,
-    block_f: int | None = None,
-    block_e: int | None = None,
-    interpret: bool = False,
-) -> jax.Array:
-    """Launches the `add`/`mul` kernel on `x [M, F]`, `y [N, F]`; returns `[nnz, F]` x.dtype."""
-    nnz = row.shape[0]
-    num_features = x.shape[1]
-    if nnz == 0 or num_features == 0:
-        return jnp.zeros((nnz, num_features), x.dtype)
-    bf = _common.pick_block_f(num_features, block_f)
-    be = _common.pick_block_e(bf, block_e)
-    kernel = functools.partial(
-        _sddmm_elementwise_kernel,
-        op=op,
-        nnz=nnz,
-        num_features=num_features,
-        block_e=be,
-        block_f=bf,
-    )
-    return pl.pallas_call(
-        kernel,
-        out_shape=jax.ShapeDtypeStruct((nnz, num_features), x.dtype),
-        grid=(pl.cdiv(nnz, be), pl.cdiv(num_features, bf)),
-        compiler_params=_common.triton_params(be, bf),
-        interpret=interpret,
-        name=f"jgnn_sddmm_{op}",
-    )(row, col, x, y)
+from . import _blocks, _common
+from ._sddmm_kernel import SDDMM_OPS, sddmm_dot_call, sddmm_elementwise_call
+from ._spmm_kernel import spmm_call
 
 
 class _Cfg(NamedTuple):
@@ -173,8 +25,33 @@ class _Cfg(NamedTuple):
     interpret: bool
 
 
+def _blocks_for(cfg: _Cfg, x: jax.Array) -> _blocks.BlockSizes:
+    """Edge-parallel kernel block sizes: the caller's, else the rule's (`kernel="sddmm"`)."""
+    return _blocks.resolve_block_sizes(
+        None,
+        block_e=cfg.block_e,
+        block_f=cfg.block_f,
+        num_features=x.shape[-1],
+        num_rows=x.shape[0],
+        nnz=0,
+        kernel="sddmm",
+    )
+
+
+def _grouped_blocks(cfg: _Cfg, num_rows: int, nnz: int, num_features: int):
+    """Block sizes of a backward SpMM over `num_rows` groups (the caller's block_e/block_f)."""
+    return _blocks.resolve_block_sizes(
+        None,
+        block_e=cfg.block_e,
+        block_f=cfg.block_f,
+        num_features=num_features,
+        num_rows=num_rows,
+        nnz=nnz,
+    )
+
+
 def _sddmm_impl(cfg, row, col, x, y):
-    kw = dict(block_f=cfg.block_f, block_e=cfg.block_e, interpret=cfg.interpret)
+    kw = dict(blocks=_blocks_for(cfg, x), interpret=cfg.interpret)
     if cfg.op == "dot":
         return sddmm_dot_call(row, col, x, y, out_dtype=x.dtype, **kw)
     return sddmm_elementwise_call(row, col, x, y, op=cfg.op, **kw)
@@ -191,8 +68,7 @@ def _sddmm_vjp_fwd(cfg, row, col, x, y):
 
 def _sddmm_vjp_bwd(cfg, res, g):
     row, col, x, y = res
-    m, n = x.shape[0], y.shape[0]
-    kw = dict(block_f=cfg.block_f, block_e=cfg.block_e, interpret=cfg.interpret)
+    m, n, nnz, f = x.shape[0], y.shape[0], row.shape[0], x.shape[-1]
     acc = _common.accum_dtype(g.dtype)
     if cfg.op == "mul":
         # Two gathers feed each product, which SpMM cannot express: fall back to XLA segments.
@@ -203,13 +79,15 @@ def _sddmm_vjp_bwd(cfg, res, g):
     # dot and add: dx = (row-grouped SpMM), dy = (col-grouped SpMM), both deterministic.
     ptr_r, perm_r = _common.sort_to_csr(row, m)
     ptr_c, perm_c = _common.sort_to_csr(col, n)
-    if cfg.op == "dot":
-        dx, _ = spmm_call(ptr_r, col[perm_r], g[perm_r], y, **kw)
-        dy, _ = spmm_call(ptr_c, row[perm_c], g[perm_c], x, **kw)
-    else:
+    by_row = dict(reduce="sum", blocks=_grouped_blocks(cfg, m, nnz, f), interpret=cfg.interpret)
+    by_col = dict(reduce="sum", blocks=_grouped_blocks(cfg, n, nnz, f), interpret=cfg.interpret)
+    if cfg.op == "dot":  # values g read in place through the grouping permutation
+        dx = spmm_call(ptr_r, col[perm_r], g, y, perm=perm_r, **by_row).out
+        dy = spmm_call(ptr_c, row[perm_c], g, x, perm=perm_c, **by_col).out
+    else:  # the gathered "rows" are the edges' cotangents themselves
         g3 = g[:, None, :]
-        dx = spmm_call(ptr_r, perm_r, None, g3, **kw)[0][:, 0, :]
-        dy = spmm_call(ptr_c, perm_c, None, g3, **kw)[0][:, 0, :]
+        dx = spmm_call(ptr_r, perm_r, None, g3, **by_row).out[:, 0, :]
+        dy = spmm_call(ptr_c, perm_c, None, g3, **by_col).out[:, 0, :]
     return None, None, dx.astype(x.dtype), dy.astype(y.dtype)
 
 
@@ -217,8 +95,8 @@ _sddmm_vjp.defvjp(_sddmm_vjp_fwd, _sddmm_vjp_bwd)
 
 
 def _check_sddmm_args(row, col, x, y, op):
-    if op not in OPS:
-        raise ValueError(f"op must be one of {OPS}, got {op!r}.")
+    if op not in SDDMM_OPS:
+        raise ValueError(f"op must be one of {SDDMM_OPS}, got {op!r}.")
     row = _common.check_index("row", row)
     col = _common.check_index("col", col, row.shape[0])
     x = _common.check_float("x", x, (2, 3))
@@ -258,8 +136,10 @@ def sddmm(
         x: `[M, F]`, or `[M, H, F]` for a per-head dot.
         y: `[N, F]` (or `[N, H, F]`), same trailing shape and dtype as `x`.
         op: "dot", "add" or "mul".
-        block_f: feature block, a power of two (default next power of two of F, at most 128).
-        block_e: edges per program, a power of two (default 32, fewer when block_f > 128).
+        block_f: feature block, a power of two (default: the rule's, next power of two of F
+            at most 64).
+        block_e: edges per program, a power of two (default: the rule's, 4096 / block_f
+            clamped to [8, 32]).
         interpret: run the Pallas interpreter on the CPU.
 
     Returns:
@@ -308,8 +188,8 @@ def sddmm_reference(
     Raises:
         ValueError: on an unknown `op`.
     """
-    if op not in OPS:
-        raise ValueError(f"op must be one of {OPS}, got {op!r}.")
+    if op not in SDDMM_OPS:
+        raise ValueError(f"op must be one of {SDDMM_OPS}, got {op!r}.")
     acc = _common.accum_dtype(x.dtype)
     a = x.astype(acc)[jnp.asarray(row)]
     b = y.astype(acc)[jnp.asarray(col)]

@@ -1,182 +1,31 @@
-"""Row-parallel CSR SpMM: `out = A @ x` with sum/mean/max/min reduction, as a Pallas kernel.
+"""Differentiable CSR SpMM `out = A @ x` (sum/mean/max/min) on the Pallas kernel, and its oracle.
 
-Four parts, like the JAX Pallas GPU ops: the kernel body (`_spmm_kernel`), the raw launcher
-(`spmm_call`, block sizes and `interpret`), the differentiable jitted wrapper (`spmm`, a
-`jax.custom_vjp`), and the pure-`jnp` oracle (`spmm_reference`).
+Op layer: `spmm` (a jitted wrapper around a `jax.custom_vjp`) and the pure-`jnp` reference
+`spmm_reference`. The kernel and its launcher live in `_spmm_kernel.py`.
 
-One program owns one (row, head, feature block). It walks the row's nonzeros
-`rowptr[i]:rowptr[i+1]` in chunks of `block_e`, gathers the `[block_e, block_f]` tile
-`x[col[e], f]` with a masked load and reduces it into a float32 register accumulator. No atomics,
-so the result is deterministic and independent of the edge order inside a row.
+Backward of sum/mean: ONE pass of the same kernel over the CSC view. Column `j`'s program
+gathers `g[row]` for each of its nonzeros (one gathered row per edge), accumulates
+`dx[j] = sum value * g[row]`, and dots the same tile with its own `x[j]` for
+`d value[e] = <g[row_e], x[col_e]>`, written at the CSR position through `csr2csc`. The dot is
+skipped when `value` is not being differentiated (`custom_vjp` symbolic zeros).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax import lax
-from jax.experimental import pallas as pl
-from jax.experimental.pallas import triton as plt
 
-from . import _common
-
-REDUCTIONS = ("sum", "mean", "max", "min")
-_NO_EDGE = -1
-
-
-def _spmm_kernel(
-    *refs: Any,
-    reduce: str,
-    has_value: bool,
-    num_heads: int,
-    num_features: int,
-    block_e: int,
-    block_f: int,
-) -> None:
-    """Kernel body: one program per (row i, head h, feature block j).
-
-    Refs, in order: `rowptr [M+1]`, `col [nnz]`, `value [nnz*H]` (only if `has_value`),
-    `x [N, H*F]`, then the outputs `out [M, H*F]` and, for max/min, `arg [M, H*F]` int32 (the
-    CSR position of the winning edge, -1 for an empty row).
-    """
-    if has_value:
-        rowptr_ref, col_ref, val_ref, x_ref, *out_refs = refs
-    else:
-        rowptr_ref, col_ref, x_ref, *out_refs = refs
-        val_ref = None
-    out_ref = out_refs[0]
-    i, h, j = pl.program_id(0), pl.program_id(1), pl.program_id(2)
-    start = rowptr_ref[i]
-    end = rowptr_ref[i + 1]
-    f_idx = j * block_f + jnp.arange(block_f, dtype=jnp.int32)
-    f_mask = f_idx < num_features
-    x_cols = h * num_features + f_idx
-    acc_dtype = _common.accum_dtype(x_ref.dtype)
-    num_chunks = pl.cdiv(end - start, block_e)
-
-    def gather(k: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
-        e = start + k * block_e + jnp.arange(block_e, dtype=jnp.int32)
-        e_mask = e < end
-        c = plt.load(col_ref.at[e], mask=e_mask, other=0)
-        mask = e_mask[:, None] & f_mask[None, :]
-        xs = plt.load(x_ref.at[c[:, None], x_cols[None, :]], mask=mask, other=0)
-        msg = xs.astype(acc_dtype)
-        if val_ref is not None:
-            v = plt.load(val_ref.at[e * num_heads + h], mask=e_mask, other=0)
-            msg = msg * v.astype(acc_dtype)[:, None]
-        return e, mask, msg
-
-    if reduce in ("sum", "mean"):
-
-        def sum_body(k, acc):
-            _, _, msg = gather(k)
-            return acc + jnp.sum(msg, axis=0)
-
-        acc = lax.fori_loop(0, num_chunks, sum_body, jnp.zeros((block_f,), acc_dtype))
-        if reduce == "mean":
-            count = jnp.maximum(end - start, 1).astype(acc_dtype)
-            acc = acc / count
-        plt.store(out_ref.at[i, x_cols], acc.astype(out_ref.dtype), mask=f_mask)
-        return
-
-    # max / min: min is max of the negated messages. Ties go to the earliest CSR position.
-    sign = 1.0 if reduce == "max" else -1.0
-    arg_ref = out_refs[1]
-    big = jnp.iinfo(jnp.int32).max
-
-    def ext_body(k, carry):
-        best, best_arg = carry
-        e, mask, msg = gather(k)
-        vals = jnp.where(mask, sign * msg, -jnp.inf)
-        chunk_best = jnp.max(vals, axis=0)
-        hit = mask & (vals == chunk_best[None, :])
-        chunk_arg = jnp.min(jnp.where(hit, e[:, None], big), axis=0)
-        take = chunk_best > best
-        return jnp.where(take, chunk_best, best), jnp.where(take, chunk_arg, best_arg)
-
-    init = (
-        jnp.full((block_f,), -jnp.inf, acc_dtype),
-        jnp.full((block_f,), _NO_EDGE, jnp.int32),
-    )
-    best, best_arg = lax.fori_loop(0, num_chunks, ext_body, init)
-    result = jnp.where(end > start, sign * best, 0.0).astype(out_ref.dtype)
-    plt.store(out_ref.at[i, x_cols], result, mask=f_mask)
-    plt.store(arg_ref.at[i, x_cols], best_arg, mask=f_mask)
-
-
-def spmm_call(
-    rowptr: jax.Array,
-    col: jax.Array,
-    value: jax.Array | None,
-    x: jax.Array,
-    *,
-    reduce: str = "sum",
-    block_f: int | None = None,
-    block_e: int | None = None,
-    interpret: bool = False,
-) -> tuple[jax.Array, jax.Array | None]:
-    """Launches the SpMM kernel (no autodiff, no argument checks). Multi-head internal form.
-
-    Args:
-        rowptr: `[M+1]` int32 row pointers.
-        col: `[nnz]` int32 column ids.
-        value: `[nnz, H]` edge values (one per head) or None for ones.
-        x: `[N, H, F]` dense features.
-        reduce: "sum", "mean", "max" or "min".
-        block_f: feature block (power of two) or None for the default.
-        block_e: edge block (power of two) or None for the default.
-        interpret: run the Pallas interpreter (CPU) instead of compiling for the GPU.
-
-    Returns:
-        `(out [M, H, F] in x.dtype, arg)`, `arg [M, H, F]` int32 CSR position of the selected
-        edge for max/min (-1 for empty rows), None for sum/mean.
-    """
-    m = rowptr.shape[0] - 1
-    n, num_heads, num_features = x.shape
-    nnz = col.shape[0]
-    extremal = reduce in ("max", "min")
-    if m == 0 or nnz == 0 or num_features == 0 or num_heads == 0:
-        out = jnp.zeros((m, num_heads, num_features), x.dtype)
-        arg = jnp.full(out.shape, _NO_EDGE, jnp.int32) if extremal else None
-        return out, arg
-    bf = _common.pick_block_f(num_features, block_f)
-    be = _common.pick_block_e(bf, block_e)
-    kernel = functools.partial(
-        _spmm_kernel,
-        reduce=reduce,
-        has_value=value is not None,
-        num_heads=num_heads,
-        num_features=num_features,
-        block_e=be,
-        block_f=bf,
-    )
-    out_shape = [jax.ShapeDtypeStruct((m, num_heads * num_features), x.dtype)]
-    if extremal:
-        out_shape.append(jax.ShapeDtypeStruct((m, num_heads * num_features), jnp.int32))
-    args = [rowptr, col]
-    if value is not None:
-        args.append(value.reshape(nnz * num_heads))
-    args.append(x.reshape(n, num_heads * num_features))
-    outs = pl.pallas_call(
-        kernel,
-        out_shape=out_shape,
-        grid=(m, num_heads, pl.cdiv(num_features, bf)),
-        compiler_params=_common.triton_params(be, bf),
-        interpret=interpret,
-        name=f"jgnn_spmm_{reduce}",
-    )(*args)
-    out = outs[0].reshape(m, num_heads, num_features)
-    arg = outs[1].reshape(m, num_heads, num_features) if extremal else None
-    return out, arg
+from . import _blocks, _common
+from ._spmm_kernel import SPMM_REDUCES, spmm_call
 
 
 class _Cfg(NamedTuple):
     reduce: str
-    block_f: int | None
-    block_e: int | None
+    fwd: _blocks.BlockSizes
+    bwd: _blocks.BlockSizes
     interpret: bool
 
 
@@ -209,77 +58,89 @@ def _extremal_backward(
     return dx.astype(x.dtype), dvalue
 
 
-def _spmm_fwd_impl(cfg, rowptr, col, value, x, transpose):
-    del transpose
+def _forward(cfg: _Cfg, rowptr, col, value, x):
     return spmm_call(
-        rowptr,
-        col,
-        value,
-        x,
-        reduce=cfg.reduce,
-        block_f=cfg.block_f,
-        block_e=cfg.block_e,
-        interpret=cfg.interpret,
+        rowptr, col, value, x, reduce=cfg.reduce, blocks=cfg.fwd, interpret=cfg.interpret
     )
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _spmm_vjp(cfg, rowptr, col, value, x, transpose):
-    return _spmm_fwd_impl(cfg, rowptr, col, value, x, transpose)[0]
+def _spmm_vjp(cfg, rowptr, col, value, x, row, transpose):
+    del row, transpose
+    return _forward(cfg, rowptr, col, value, x).out
 
 
-def _spmm_vjp_fwd(cfg, rowptr, col, value, x, transpose):
-    out, arg = _spmm_fwd_impl(cfg, rowptr, col, value, x, transpose)
-    return out, (rowptr, col, value, x, transpose, arg)
+def _unwrap(tree):
+    """Strips the `CustomVJPPrimal` wrappers that `symbolic_zeros=True` puts on every leaf."""
+    return jax.tree.map(lambda p: p.value, tree, is_leaf=lambda p: hasattr(p, "perturbed"))
+
+
+def _spmm_vjp_fwd(cfg, rowptr, col, value, x, row, transpose):
+    want_dvalue = value is not None and value.perturbed
+    rowptr, col, value, x, row, transpose = _unwrap((rowptr, col, value, x, row, transpose))
+    res = _forward(cfg, rowptr, col, value, x)
+    # A zero-size array marks "d value wanted": residuals must be arrays, not Python bools.
+    flag = jnp.zeros((0,), jnp.int32) if want_dvalue else None
+    return res.out, (rowptr, col, value, x, row, transpose, res.arg, flag)
 
 
 def _spmm_vjp_bwd(cfg, res, g):
-    from ._sddmm import sddmm_dot_call  # local import: _sddmm's backward imports this module
-
-    rowptr, col, value, x, transpose, arg = res
-    n = x.shape[0]
-    nnz = col.shape[0]
+    rowptr, col, value, x, row, transpose, arg, flag = res
+    if isinstance(g, jax.custom_derivatives.SymbolicZero):
+        g = jnp.zeros(g.shape, g.dtype)
     if cfg.reduce in ("max", "min"):
         dx, dvalue = _extremal_backward(g, arg, col, value, x)
-        return None, None, dvalue, dx, None
+        return None, None, dvalue, dx, None, None
+    n = x.shape[0]
+    acc = _common.accum_dtype(g.dtype)
     if cfg.reduce == "mean":
-        count = jnp.maximum(rowptr[1:] - rowptr[:-1], 1).astype(_common.accum_dtype(g.dtype))
-        g = g.astype(count.dtype) / count[:, None, None]  # stays float32 for the transpose
+        count = jnp.maximum(rowptr[1:] - rowptr[:-1], 1).astype(acc)
+        g = g.astype(acc) / count[:, None, None]  # stays in the accumulation dtype
     if transpose is None:
-        transpose = _common.csc_view(rowptr, col, n)
+        transpose = _common.csc_view(rowptr, col, n, row)
     colptr, row_t, perm = transpose
-    value_t = None if value is None else value[perm]
-    kw = dict(block_f=cfg.block_f, block_e=cfg.block_e, interpret=cfg.interpret)
-    dx, _ = spmm_call(colptr, row_t, value_t, g, reduce="sum", **kw)
-    dx = dx.astype(x.dtype)
-    dvalue = None
-    if value is not None:
-        row = _common.row_ids(rowptr, nnz)
-        dvalue = sddmm_dot_call(row, col, g, x, **kw).astype(value.dtype)
-    return None, None, dvalue, dx, None
+    out = spmm_call(
+        colptr,
+        row_t,
+        value,
+        g,
+        reduce="sum",
+        blocks=cfg.bwd,
+        perm=perm,
+        y=None if flag is None else x,
+        interpret=cfg.interpret,
+    )
+    dx = out.out.astype(x.dtype)
+    if value is None:
+        return None, None, None, dx, None, None
+    dvalue = jnp.zeros_like(value) if flag is None else out.dot.astype(value.dtype)
+    return None, None, dvalue, dx, None, None
 
 
-_spmm_vjp.defvjp(_spmm_vjp_fwd, _spmm_vjp_bwd)
+_spmm_vjp.defvjp(_spmm_vjp_fwd, _spmm_vjp_bwd, symbolic_zeros=True)
 
 
-def spmm_multihead(
-    rowptr: jax.Array,
-    col: jax.Array,
-    value: jax.Array | None,
-    x: jax.Array,
+def spmm_blocks(
+    blocks: _blocks.BlockSizes | None,
+    block_e: int | None,
+    block_f: int | None,
     *,
-    reduce: str = "sum",
-    transpose: tuple[jax.Array, jax.Array, jax.Array] | None = None,
-    block_f: int | None = None,
-    block_e: int | None = None,
-    interpret: bool = False,
-) -> jax.Array:
-    """Differentiable multi-head SpMM, `value [nnz, H]`, `x [N, H, F]` -> `[M, H, F]`."""
-    cfg = _Cfg(reduce, block_f, block_e, interpret)
-    return _spmm_vjp(cfg, rowptr, col, value, x, transpose)
+    num_rows: int,
+    num_cols: int,
+    nnz: int,
+    num_features: int,
+) -> tuple[_blocks.BlockSizes, _blocks.BlockSizes]:
+    """Block sizes of a forward SpMM over `num_rows` rows and of its backward over the columns.
+
+    The caller's fields apply to both passes; the rule fills the rest for each pass's shape.
+    """
+    kw = dict(block_e=block_e, block_f=block_f, num_features=num_features, nnz=nnz)
+    fwd = _blocks.resolve_block_sizes(blocks, num_rows=num_rows, **kw)
+    bwd = _blocks.resolve_block_sizes(blocks, num_rows=num_cols, **kw)
+    return fwd, bwd
 
 
-@functools.partial(jax.jit, static_argnames=("reduce", "block_f", "block_e", "interpret"))
+@functools.partial(jax.jit, static_argnames=("reduce", "blocks", "block_f", "block_e", "interpret"))
 def spmm(
     rowptr: jax.Array,
     col: jax.Array,
@@ -288,21 +149,25 @@ def spmm(
     *,
     reduce: str = "sum",
     transpose: tuple[jax.Array, jax.Array, jax.Array] | None = None,
+    row: jax.Array | None = None,
+    blocks: _blocks.BlockSizes | None = None,
     block_f: int | None = None,
     block_e: int | None = None,
     interpret: bool = False,
 ) -> jax.Array:
     """CSR sparse-dense matmul `out[i] = reduce_{e in row i} value[e] * x[col[e]]` (Pallas).
 
-    Row-parallel and atomic-free, hence deterministic. Accumulates in float32 (float64 for
-    float64 inputs) and returns `x.dtype`. Empty rows give 0 for every reduction.
+    Atomic-free, hence deterministic. Accumulates in float32 (float64 for float64 inputs) and
+    returns `x.dtype`. Empty rows give 0 for every reduction. Rows are visited heaviest first,
+    several short rows per program, and (sum/mean) rows longer than `blocks.max_row_length`
+    are split; the block-size rule (`choose_block_sizes`) picks every size from the shapes.
 
-    Gradients (a `jax.custom_vjp`): for sum/mean, `dx` is this kernel run over the transpose
-    and `d value` is the SDDMM `sum(g[row] * x[col], -1)` (Pallas `sddmm` kernel). If
-    `transpose` is None the backward builds the CSC view in-graph with one stable argsort of
-    `col` (O(nnz log nnz)); pass the stored view to skip it. For max/min the cotangent goes to
-    the selected edge (ties: the earliest CSR position) with an XLA scatter-add, which is not
-    deterministic on GPU.
+    Gradients (a `jax.custom_vjp`, reverse mode only): for sum/mean, one pass of the kernel
+    over the CSC view gives `dx` and, when `value` is differentiated, `d value` (see the module
+    docstring). `transpose` passes the stored CSC view; when None the backward builds it
+    in-graph with one stable argsort of `col` (plus the row ids, from `row` when given). For
+    max/min the cotangent goes to the selected edge (ties: the earliest CSR position) with an
+    XLA scatter-add, which is not deterministic on GPU.
 
     Args:
         rowptr: `[M+1]` int row pointers (non-decreasing, `rowptr[0] == 0`,
@@ -310,21 +175,23 @@ def spmm(
         col: `[nnz]` int column ids in `[0, N)`.
         value: `[nnz]` float edge values, or None for all ones (no value read at all).
         x: `[N, F]` float features.
-        reduce: "sum", "mean", "max" or "min". `mean` divides the weighted sum by the row's
-            number of nonzeros (torch_sparse semantics).
+        reduce: one of `SPMM_REDUCES` ("sum", "mean", "max", "min"). `mean` divides the
+            weighted sum by the row's number of nonzeros (torch_sparse semantics).
         transpose: optional stored CSC view `(colptr [N+1], row_t [nnz], csr2csc [nnz])`,
-            where CSC entry k is CSR entry `csr2csc[k]`. Used by the backward only.
-        block_f: feature block, a power of two (default: next power of two of F, at most 128).
-            F need not be a power of two: the last block is masked.
-        block_e: nonzeros gathered per loop step, a power of two (default 32, fewer when
-            block_f > 128 so the tile stays at 4096 elements).
+            where CSC entry k is CSR entry `csr2csc[k]` (jgnn's `SparseTensor` buffers
+            `colptr`, `csc_row`, `csr2csc`). Used by the backward only.
+        row: optional stored CSR row ids `[nnz]`; used only to build a missing CSC view.
+        blocks: a `BlockSizes`; None fields (or None) are picked by the rule.
+        block_f: shortcut for `blocks.block_f` (a power of two; F need not be a multiple).
+        block_e: shortcut for `blocks.block_e` (a power of two).
         interpret: run the Pallas interpreter on the CPU instead of compiling with Triton.
 
     Returns:
         `[M, F]` array in `x.dtype`.
 
     Raises:
-        TypeError: if index arrays are not integer or `x`/`value` are not floating.
+        TypeError: if index arrays are not integer, `x`/`value` are not floating, or `blocks`
+            is not a `BlockSizes`.
         ValueError: on shape mismatches, an unknown `reduce` or a bad block size.
 
     Examples:
@@ -335,12 +202,10 @@ def spmm(
         >>> spmm(rowptr, col, None, x, interpret=True)[:, 0].tolist()
         [3.0, 0.0, 2.0]
     """
-    if reduce not in REDUCTIONS:
-        raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}.")
+    if reduce not in SPMM_REDUCES:
+        raise ValueError(f"reduce must be one of {SPMM_REDUCES}, got {reduce!r}.")
     x = _common.check_float("x", x, (2,))
-    rowptr = _common.check_index("rowptr", rowptr)
-    if rowptr.shape[0] < 1:
-        raise ValueError("`rowptr` must have at least one entry (M+1 >= 1), got length 0.")
+    rowptr = _common.check_rowptr(rowptr)
     col = _common.check_index("col", col)
     nnz = col.shape[0]
     if value is not None:
@@ -349,18 +214,18 @@ def spmm(
             raise ValueError(f"`value` has {value.shape[0]} entries but `col` has {nnz}.")
         value = value[:, None]
     transpose = _common.check_transpose(transpose, x.shape[0], nnz)
-    out = spmm_multihead(
-        rowptr,
-        col,
-        value,
-        x[:, None, :],
-        reduce=reduce,
-        transpose=transpose,
-        block_f=block_f,
-        block_e=block_e,
-        interpret=interpret,
+    row = _common.check_row(row, nnz)
+    fwd, bwd = spmm_blocks(
+        blocks,
+        block_e,
+        block_f,
+        num_rows=rowptr.shape[0] - 1,
+        num_cols=x.shape[0],
+        nnz=nnz,
+        num_features=x.shape[1],
     )
-    return out[:, 0, :]
+    cfg = _Cfg(reduce, fwd, bwd, interpret)
+    return _spmm_vjp(cfg, rowptr, col, value, x[:, None, :], row, transpose)[:, 0, :]
 
 
 def spmm_reference(
@@ -386,8 +251,8 @@ def spmm_reference(
     Raises:
         ValueError: on an unknown `reduce`.
     """
-    if reduce not in REDUCTIONS:
-        raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}.")
+    if reduce not in SPMM_REDUCES:
+        raise ValueError(f"reduce must be one of {SPMM_REDUCES}, got {reduce!r}.")
     rowptr = jnp.asarray(rowptr).astype(jnp.int32)
     col = jnp.asarray(col).astype(jnp.int32)
     m = rowptr.shape[0] - 1

@@ -1,13 +1,14 @@
-"""Shared graphs and tolerances for the Pallas kernel tests (all in interpret mode).
+"""Shared graphs, tolerances and helpers for the Pallas kernel tests.
 
-The interpreter compiles every new shape, so the tests share a handful of fixed graphs.
+On a CPU the kernels run in the Pallas interpreter; on a GPU (see `benchmarks/gpu_check.sh`)
+the same tests compile them with Triton (the `interpret` fixture). The interpreter compiles
+every new shape, so the tests share a handful of fixed graphs.
 """
 
 from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
-import jaxlib
 import numpy as np
 import pytest
 
@@ -92,42 +93,88 @@ def dense():
 
 
 TRITON_CALL_TARGETS = ("__gpu$xla.gpu.triton", "triton_kernel_call_ffi")
+ON_GPU = jax.default_backend() == "gpu"
 
 
-def lower_for_cuda(fn, *args) -> int:
-    """Lowers `jit(fn)` for CUDA from this (GPU-less) machine; returns the Triton call count.
+def lower_for_cuda(fn, *args) -> str:
+    """Lowers `jit(fn)` for CUDA, on this machine, and returns the StableHLO text.
 
-    jaxlib <= 0.10.2 embeds Triton IR in the custom call, so lowering works without a GPU.
-    Newer jaxlibs compile the Triton module to PTX while lowering, which needs the CUDA plugin:
-    there the check is skipped unless a GPU is present.
+    Without a GPU the Triton lowering needs to know the target: an abstract H200 (jax >= 0.10
+    reads it from the abstract mesh; jaxlib 0.11 asks for it). The Triton IR is embedded in
+    the custom calls, so this checks every kernel's lowering without a GPU.
     """
-    jaxlib_version = tuple(int(p) for p in jaxlib.__version__.split(".")[:3] if p.isdigit())
-    try:
-        lowered = jax.jit(fn).trace(*args).lower(lowering_platforms=("cuda",))
-    except Exception as exc:  # noqa: BLE001 - re-raised below unless the jaxlib explains it
-        has_gpu = any(d.platform == "gpu" for d in jax.devices())
-        if jaxlib_version > (0, 10, 2) and not has_gpu:
-            pytest.skip(
-                f"jaxlib {jaxlib.__version__} compiles Triton to PTX while lowering, which needs a "
-                f"GPU/CUDA plugin ({type(exc).__name__}: {str(exc)[:200]})"
-            )
-        raise
-    text = lowered.as_text()
+    lower = lambda: jax.jit(fn).trace(*args).lower(lowering_platforms=("cuda",))  # noqa: E731
+    if ON_GPU:
+        return lower().as_text()
+    device = jax.sharding.AbstractDevice(device_kind="NVIDIA H200", num_cores=132, platform="gpu")
+    with jax.sharding.use_abstract_mesh(
+        jax.sharding.AbstractMesh((1,), ("d",), abstract_device=device)
+    ):
+        return lower().as_text()
+
+
+def triton_calls(text: str) -> int:
+    """Number of Triton kernel launches in lowered StableHLO text."""
     return sum(text.count(f"custom_call @{t}") for t in TRITON_CALL_TARGETS)
 
 
 @pytest.fixture(scope="session")
 def cuda_lowering():
-    """The `lower_for_cuda(fn, *args) -> int` helper."""
+    """`lower(fn, *args) -> int`: lowers for CUDA and counts the Triton kernel launches."""
+    return lambda fn, *args: triton_calls(lower_for_cuda(fn, *args))
+
+
+@pytest.fixture(scope="session")
+def count_triton():
+    """The `triton_calls(stablehlo_text) -> int` helper."""
+    return triton_calls
+
+
+@pytest.fixture(scope="session")
+def cuda_text():
+    """`lower(fn, *args) -> str`: the StableHLO text of `fn` lowered for CUDA."""
     return lower_for_cuda
 
 
 @pytest.fixture(scope="session")
+def interpret() -> bool:
+    """True on a CPU (Pallas interpreter), False on a GPU (compiled with Triton)."""
+    return not ON_GPU
+
+
+@pytest.fixture(scope="session")
 def tjit():
-    """`jax.jit` with XLA's CPU backend optimisations off: the interpreter's kernels compile
-    about 40% faster and run just as correctly at test sizes."""
+    """`jax.jit`; on the CPU with XLA's backend optimisations off: the interpreter's kernels
+    compile about 40% faster and run just as correctly at test sizes."""
 
     def wrap(fn):
+        if ON_GPU:
+            return jax.jit(fn)
         return jax.jit(fn, compiler_options={"xla_backend_optimization_level": 0})
 
     return wrap
+
+
+def fwd_and_vjp(fn, cot, *primals):
+    """`(fn(*primals), vjp(cot))`."""
+    out, vjp = jax.vjp(fn, *primals)
+    return out, vjp(cot)
+
+
+@pytest.fixture(scope="session")
+def fwd_vjp():
+    """The `fwd_and_vjp(fn, cot, *primals)` helper."""
+    return fwd_and_vjp
+
+
+def stored_transpose(g: SimpleNamespace):
+    """The CSC view `(colptr, row_t, csr2csc)` of a test graph, built in NumPy."""
+    perm = np.argsort(g.col, kind="stable").astype(np.int32)
+    colptr = np.concatenate([[0], np.cumsum(np.bincount(g.col, minlength=g.n))]).astype(np.int32)
+    return colptr, g.row[perm], perm
+
+
+@pytest.fixture(scope="session")
+def csc():
+    """The `stored_transpose(graph)` helper."""
+    return stored_transpose

@@ -8,12 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pallas_kernels import edge_softmax_aggregate, edge_softmax_aggregate_reference
-
-
-def fwd_and_vjp(fn, cot, *primals):
-    out, vjp = jax.vjp(fn, *primals)
-    return out, vjp(cot)
+from pallas_kernels import BlockSizes, edge_softmax_aggregate, edge_softmax_aggregate_reference
 
 
 def numpy_edge_softmax(g, logits, x):
@@ -32,16 +27,11 @@ def numpy_edge_softmax(g, logits, x):
     return out
 
 
-def stored_transpose(g):
-    perm = np.argsort(g.col, kind="stable").astype(np.int32)
-    colptr = np.concatenate([[0], np.cumsum(np.bincount(g.col, minlength=g.n))]).astype(np.int32)
-    return colptr, g.row[perm], perm
-
-
-def test_values_and_grads(awkward_graph, close, tjit):
+@pytest.mark.parametrize("heads, sort_rows", [(2, True), (3, False)])
+def test_values_and_grads(awkward_graph, close, tjit, fwd_vjp, interpret, heads, sort_rows):
     g = awkward_graph
     rng = np.random.default_rng(0)
-    heads, f = 2, 7
+    f = 7
     logits = rng.normal(size=(g.nnz, heads)).astype(np.float32)
     # Row 3 (40 edges, 5 chunks of 8): huge logits, which overflow a non-shifted softmax.
     logits[g.rowptr[3] : g.rowptr[4]] += 500.0
@@ -53,10 +43,13 @@ def test_values_and_grads(awkward_graph, close, tjit):
     x = jnp.asarray(rng.normal(size=(g.n, heads, f)), jnp.float32)
     cot = jnp.asarray(rng.normal(size=(g.m, heads, f)), jnp.float32)
 
-    kernel = functools.partial(edge_softmax_aggregate, g.rowptr, g.col, block_e=8, interpret=True)
-    out, (dlogits, dx) = tjit(functools.partial(fwd_and_vjp, kernel))(cot, logits, x)
+    blocks = BlockSizes(block_e=8, sort_rows=sort_rows)
+    kernel = functools.partial(
+        edge_softmax_aggregate, g.rowptr, g.col, blocks=blocks, interpret=interpret
+    )
+    out, (dlogits, dx) = tjit(functools.partial(fwd_vjp, kernel))(cot, logits, x)
     ref = functools.partial(edge_softmax_aggregate_reference, g.rowptr, g.col)
-    ref_out, (ref_dlogits, ref_dx) = fwd_and_vjp(ref, cot, logits, x)
+    ref_out, (ref_dlogits, ref_dx) = fwd_vjp(ref, cot, logits, x)
 
     assert out.shape == (g.m, heads, f) and out.dtype == jnp.float32
     close(out, numpy_edge_softmax(g, logits, x))
@@ -69,7 +62,7 @@ def test_values_and_grads(awkward_graph, close, tjit):
     np.testing.assert_array_equal(np.asarray(dlogits)[g.rowptr[4] : g.rowptr[5], 0], 0.0)
 
 
-def test_bf16_wide_features_stored_transpose(tiny_graph, close, tjit):
+def test_bf16_wide_features_stored_transpose(tiny_graph, close, tjit, fwd_vjp, csc, interpret):
     g = tiny_graph
     rng = np.random.default_rng(1)
     logits = jnp.asarray(rng.normal(size=(g.nnz, 2)), jnp.bfloat16)
@@ -79,27 +72,29 @@ def test_bf16_wide_features_stored_transpose(tiny_graph, close, tjit):
         edge_softmax_aggregate,
         g.rowptr,
         g.col,
-        transpose=stored_transpose(g),
+        transpose=csc(g),
         block_f=16,
-        interpret=True,
+        interpret=interpret,
     )
-    out, (dlogits, dx) = tjit(functools.partial(fwd_and_vjp, kernel))(cot, logits, x)
+    out, (dlogits, dx) = tjit(functools.partial(fwd_vjp, kernel))(cot, logits, x)
     assert out.dtype == dlogits.dtype == dx.dtype == jnp.bfloat16
     ref = functools.partial(edge_softmax_aggregate_reference, g.rowptr, g.col)
     f32 = [a.astype(jnp.float32) for a in (cot, logits, x)]
-    ref_out, (ref_dlogits, ref_dx) = fwd_and_vjp(ref, *f32)
+    ref_out, (ref_dlogits, ref_dx) = fwd_vjp(ref, *f32)
     close(out, numpy_edge_softmax(g, logits, x), dtype=jnp.bfloat16)
     close(out, ref_out, dtype=jnp.bfloat16)
     close(dlogits, ref_dlogits, dtype=jnp.bfloat16, scale=5.0)  # sums 33 products per edge
     close(dx, ref_dx, dtype=jnp.bfloat16)
 
 
-def test_no_edges():
+def test_no_edges(fwd_vjp, interpret):
     empty = np.zeros((0,), np.int32)
     x = jnp.ones((4, 2, 3), jnp.float32)
     logits = jnp.zeros((0, 2), jnp.float32)
-    fn = functools.partial(edge_softmax_aggregate, np.zeros(6, np.int32), empty, interpret=True)
-    out, (dlogits, dx) = fwd_and_vjp(fn, jnp.ones((5, 2, 3)), logits, x)
+    fn = functools.partial(
+        edge_softmax_aggregate, np.zeros(6, np.int32), empty, interpret=interpret
+    )
+    out, (dlogits, dx) = fwd_vjp(fn, jnp.ones((5, 2, 3)), logits, x)
     np.testing.assert_array_equal(out, np.zeros((5, 2, 3)))
     assert dlogits.shape == (0, 2)
     np.testing.assert_array_equal(dx, np.zeros((4, 2, 3)))
@@ -113,6 +108,8 @@ def test_no_edges():
         (dict(logits=np.zeros((3, 2), np.int32)), TypeError, "`logits` must be a floating"),
         (dict(rowptr=np.zeros((0,), np.int32)), ValueError, "at least one entry"),
         (dict(block_e=6), ValueError, "block_e must be a positive power of two, got 6"),
+        (dict(blocks=BlockSizes(rows_per_program=2)), ValueError, "rows_per_program=1"),
+        (dict(row=np.zeros(4, np.int32)), ValueError, "`row` must have length 3, got 4"),
     ],
 )
 def test_argument_errors(kwargs, error, match):
@@ -139,5 +136,5 @@ def test_lowers_for_cuda_with_triton(tiny_graph, cuda_lowering, dtype):
         out, vjp = jax.vjp(lambda lg, x: edge_softmax_aggregate(g.rowptr, g.col, lg, x), logits, x)
         return out, vjp(out)
 
-    # Forward kernel, SDDMM for dlogits and SpMM over the transpose for dx.
-    assert cuda_lowering(fwd_bwd, logits, x) == 3
+    # The forward kernel, then ONE SpMM pass over the CSC view for dx and dlogits.
+    assert cuda_lowering(fwd_bwd, logits, x) == 2

@@ -12,11 +12,6 @@ import pytest
 from pallas_kernels import sddmm, sddmm_reference
 
 
-def fwd_and_vjp(fn, cot, *primals):
-    out, vjp = jax.vjp(fn, *primals)
-    return out, vjp(cot)
-
-
 def shuffled_edges(g, seed=0):
     perm = np.random.default_rng(seed).permutation(g.nnz)
     return g.row[perm], g.col[perm]
@@ -30,7 +25,7 @@ def edge_sum_matrix(g, row, col, weights):
 
 
 @pytest.mark.parametrize("op", ["dot", "add", "mul"])
-def test_values_and_grads(awkward_graph, close, tjit, op):
+def test_values_and_grads(awkward_graph, close, tjit, fwd_vjp, interpret, op):
     g = awkward_graph
     row, col = shuffled_edges(g)
     rng = np.random.default_rng(1)
@@ -42,10 +37,10 @@ def test_values_and_grads(awkward_graph, close, tjit, op):
     out_shape = (g.nnz, heads) if op == "dot" else (g.nnz, 7)
     cot = jnp.asarray(rng.normal(size=out_shape), jnp.float32)
 
-    kernel = functools.partial(sddmm, row, col, op=op, block_e=8, interpret=True)
-    out, (dx, dy) = tjit(functools.partial(fwd_and_vjp, kernel))(cot, x, y)
+    kernel = functools.partial(sddmm, row, col, op=op, block_e=8, interpret=interpret)
+    out, (dx, dy) = tjit(functools.partial(fwd_vjp, kernel))(cot, x, y)
     ref = functools.partial(sddmm_reference, row, col, op=op)
-    ref_out, (ref_dx, ref_dy) = fwd_and_vjp(ref, cot, x, y)
+    ref_out, (ref_dx, ref_dy) = fwd_vjp(ref, cot, x, y)
 
     assert out.shape == out_shape and out.dtype == jnp.float32
     close(out, ref_out)
@@ -74,31 +69,31 @@ def _segsum(v, idx, n):
     return out
 
 
-def test_bf16_dot_wide_features(tiny_graph, close, tjit):
+def test_bf16_dot_wide_features(tiny_graph, close, tjit, fwd_vjp, interpret):
     # F = 33 over three blocks of 16, [nnz] output, float32 accumulation of bf16 products.
     g = tiny_graph
     rng = np.random.default_rng(2)
     x = jnp.asarray(rng.normal(size=(g.m, 33)), jnp.bfloat16)
     y = jnp.asarray(rng.normal(size=(g.n, 33)), jnp.bfloat16)
     cot = jnp.asarray(rng.normal(size=(g.nnz,)), jnp.bfloat16)
-    kernel = functools.partial(sddmm, g.row, g.col, block_f=16, interpret=True)
-    out, (dx, dy) = tjit(functools.partial(fwd_and_vjp, kernel))(cot, x, y)
+    kernel = functools.partial(sddmm, g.row, g.col, block_f=16, interpret=interpret)
+    out, (dx, dy) = tjit(functools.partial(fwd_vjp, kernel))(cot, x, y)
     assert out.shape == (g.nnz,) and out.dtype == dx.dtype == jnp.bfloat16
     ref = functools.partial(sddmm_reference, g.row, g.col)
     f32 = [a.astype(jnp.float32) for a in (cot, x, y)]
-    ref_out, (ref_dx, ref_dy) = fwd_and_vjp(ref, *f32)
+    ref_out, (ref_dx, ref_dy) = fwd_vjp(ref, *f32)
     close(out, ref_out, dtype=jnp.bfloat16, scale=5.0)  # |out| ~ sqrt(33)
     close(dx, ref_dx, dtype=jnp.bfloat16, scale=2.0)
     close(dy, ref_dy, dtype=jnp.bfloat16, scale=2.0)
 
 
 @pytest.mark.parametrize("op, shape", [("dot", (0,)), ("add", (0, 3)), ("mul", (0, 3))])
-def test_no_edges(op, shape):
+def test_no_edges(op, shape, interpret):
     empty = np.zeros((0,), np.int32)
     x = jnp.ones((4, 3), jnp.float32)
-    out = sddmm(empty, empty, x, x, op=op, interpret=True)
+    out = sddmm(empty, empty, x, x, op=op, interpret=interpret)
     assert out.shape == shape
-    dx = jax.grad(lambda x: jnp.sum(sddmm(empty, empty, x, x, op=op, interpret=True)))(x)
+    dx = jax.grad(lambda x: jnp.sum(sddmm(empty, empty, x, x, op=op, interpret=interpret)))(x)
     np.testing.assert_array_equal(dx, np.zeros((4, 3)))
 
 
