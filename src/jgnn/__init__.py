@@ -8,7 +8,8 @@ here), :mod:`jgnn.segment` (segment reducers), :mod:`jgnn.ops` (DGL-style
 ``gspmm``/``gsddmm``/``edge_softmax``),
 :mod:`jgnn.fn` (DGL builtin message/reduce functions), :mod:`jgnn.sparse` (``SparseTensor``),
 :mod:`jgnn.message_passing` (``propagate``), :mod:`jgnn.nn` (layers), :mod:`jgnn.models`,
-:mod:`jgnn.datasets`, :mod:`jgnn.train`.
+:mod:`jgnn.datasets`, :mod:`jgnn.sampling` (host-side samplers), :mod:`jgnn.loader` (static-shape
+prefetching batches), :mod:`jgnn.train`.
 """
 
 from jraph import GraphsTuple as GraphsTuple
@@ -16,10 +17,12 @@ from jraph import GraphsTuple as GraphsTuple
 from jgnn import datasets as datasets
 from jgnn import fn as fn
 from jgnn import graph as graph
+from jgnn import loader as loader
 from jgnn import message_passing as message_passing
 from jgnn import models as models
 from jgnn import nn as nn
 from jgnn import ops as ops
+from jgnn import sampling as sampling
 from jgnn import segment as segment
 from jgnn import sparse as sparse
 from jgnn import train as train
@@ -40,11 +43,13 @@ __all__ = [
     "datasets",
     "fn",
     "graph",
+    "loader",
     "message_passing",
     "models",
     "nn",
     "ops",
     "propagate",
+    "sampling",
     "segment",
     "sparse",
     "train",
