@@ -8,6 +8,7 @@ No test here may reach the network: every test gets a fresh ``$JGNN_CACHE`` and 
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import os
 import threading
@@ -68,3 +69,40 @@ def raw_dir() -> Path:
         if (folder / "ind.cora.x").is_file():
             return folder
     pytest.skip(f"no ind.cora.x in $JGNN_DATA={env} or its planetoid/ subfolder")
+
+
+def write_csv_gz(path: Path, rows) -> None:
+    """Writes rows (lists of already-formatted strings or numbers) as a gzip CSV, no header."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(",".join(str(v) for v in row) + "\n" for row in rows)
+    with gzip.open(path, "wt") as f:
+        f.write(text)
+
+
+def write_ogb_folder(folder: Path, split: str, edges, features, labels, splits) -> Path:
+    """Writes a dataset in OGB's raw node-property layout, exactly as given.
+
+    ``edges`` is ``[E, 2]`` (one line per edge), ``features`` a ``[N, F]`` array of strings or
+    numbers, ``labels`` ``[N]`` and ``splits`` a dict with ``train``/``valid``/``test`` ids.
+    """
+    raw = folder / "raw"
+    write_csv_gz(raw / "num-node-list.csv.gz", [[len(labels)]])
+    write_csv_gz(raw / "num-edge-list.csv.gz", [[len(edges)]])
+    write_csv_gz(raw / "edge.csv.gz", [[int(u), int(v)] for u, v in edges])
+    write_csv_gz(raw / "node-feat.csv.gz", list(features))
+    write_csv_gz(raw / "node-label.csv.gz", [[int(y)] for y in labels])
+    for part in ("train", "valid", "test"):
+        write_csv_gz(folder / "split" / split / f"{part}.csv.gz", [[int(i)] for i in splits[part]])
+    return folder
+
+
+@pytest.fixture
+def csv_writer():
+    """The gzip CSV writer above, for tests that build OGB files by hand."""
+    return write_csv_gz
+
+
+@pytest.fixture
+def ogb_writer():
+    """The OGB raw-layout writer above."""
+    return write_ogb_folder

@@ -9,8 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jgnn.datasets import ChecksumError, load_planetoid, safe_load, sha256_file
-from jgnn.datasets._planetoid import PLANETOID_SHA256
+from jgnn.datasets import (
+    PLANETOID_SHA256,
+    ChecksumError,
+    DatasetError,
+    DatasetFormatError,
+    DatasetNotFoundError,
+    PickleFormatError,
+    load_planetoid,
+    read_planetoid,
+    safe_load,
+    sha256_file,
+)
 
 _SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 
@@ -157,21 +167,23 @@ def test_missing_files_offline_error_names_every_place(tmp_path, monkeypatch):
     (data / "planetoid" / "ind.cora.x").write_bytes(b"")  # a partial set
     monkeypatch.setenv("JGNN_DATA", str(data))
     root = tmp_path / "root"
-    with pytest.raises(FileNotFoundError) as info:
+    with pytest.raises(DatasetNotFoundError) as info:
         load_planetoid("cora", root=root, download=False)
+    assert isinstance(info.value, FileNotFoundError)
     message = str(info.value)
     cache = tmp_path / "cache" / "planetoid"
     for place in (root, root / "planetoid", data, data / "planetoid", cache):
         assert f"{place} (" in message
-    assert (
-        "ind.cora.graph missing" in message and "ind.cora.x missing" not in message
-    )  # the partial folder lists what is missing
+    # The partial folder names exactly the seven files it lacks.
+    line = next(ln for ln in message.splitlines() if f"{data / 'planetoid'} (" in ln)
+    missing = [f"ind.cora.{s}" for s in _SUFFIXES if s != "x"]
+    assert line.endswith(f"(missing {', '.join(missing)})")
     assert "download=False" in message
 
 
 def test_missing_files_when_unset(tmp_path, monkeypatch):
     monkeypatch.delenv("JGNN_DATA", raising=False)
-    with pytest.raises(FileNotFoundError) as info:
+    with pytest.raises(DatasetNotFoundError) as info:
         load_planetoid("citeseer", download=False)
     message = str(info.value)
     assert "root argument: not set" in message and "$JGNN_DATA: not set" in message
@@ -235,11 +247,16 @@ def test_corrupted_cache_file_is_detected_and_refetched(raw_dir, http_dir, tmp_p
     monkeypatch.delenv("JGNN_DATA", raising=False)
     cache = _copy_raw(raw_dir, tmp_path / "cache" / "planetoid", "cora")
     (cache / "ind.cora.graph").write_bytes(b"corrupt")
-    with pytest.raises(FileNotFoundError, match="ind.cora.graph fails its SHA-256 check"):
+    with pytest.raises(ChecksumError) as info:
         load_planetoid("cora", download=False)
+    message = str(info.value)
+    assert str(cache / "ind.cora.graph") in message
+    assert PLANETOID_SHA256["ind.cora.graph"] in message
+    assert sha256_file(cache / "ind.cora.graph") in message
     _copy_raw(raw_dir, served, "cora")
     monkeypatch.setenv("JGNN_PLANETOID_URL", url)
-    ds = load_planetoid("cora")
+    with pytest.warns(UserWarning, match="ind.cora.graph failed its SHA-256 check"):
+        ds = load_planetoid("cora")
     assert ds.num_edges == 10556
     assert sha256_file(cache / "ind.cora.graph") == PLANETOID_SHA256["ind.cora.graph"]
 
@@ -263,7 +280,7 @@ def test_unpinned_pubmed_download_records_digest_and_warns(
         assert recorded == [PLANETOID_SHA256[f"ind.cora.{suffix}"], fname]
     # Later loads check the cache against the recorded digests.
     (cache / "ind.pubmed.x").write_bytes(b"tampered")
-    with pytest.raises(FileNotFoundError, match="ind.pubmed.x fails its SHA-256 check"):
+    with pytest.raises(ChecksumError, match=r"ind\.pubmed\.x is corrupt.*digest recorded in"):
         load_planetoid("pubmed", download=False)
 
 
@@ -285,3 +302,99 @@ def test_unpinned_download_must_parse_safely(http_dir, tmp_path, monkeypatch):
         load_planetoid("pubmed")
     assert not marker.exists()
     assert list((tmp_path / "cache" / "planetoid").iterdir()) == []
+
+
+def test_shared_raw_files_match_the_pinned_digests(raw_dir):
+    for name in ("cora", "citeseer"):
+        for suffix in _SUFFIXES:
+            fname = f"ind.{name}.{suffix}"
+            assert sha256_file(raw_dir / fname) == PLANETOID_SHA256[fname]
+
+
+def _corrupt(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(len(data)))
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "random"])
+@pytest.mark.parametrize("suffix", ["x", "graph", "test.index"])
+def test_corrupt_user_file_is_one_clear_error(raw_dir, tmp_path, monkeypatch, how, suffix):
+    # A corrupt file in root (not only in the cache) fails its digest check, in one exception
+    # that names the file, both digests and the way out; verify=False then fails to parse it,
+    # again as one DatasetError naming the file.
+    monkeypatch.delenv("JGNN_DATA", raising=False)
+    root = _copy_raw(raw_dir, tmp_path / "root", "cora")
+    bad = root / f"ind.cora.{suffix}"
+    _corrupt(bad, how)
+    with pytest.raises(ChecksumError) as info:
+        load_planetoid("cora", root=root, download=False)
+    message = str(info.value)
+    assert isinstance(info.value, DatasetError) and isinstance(info.value, ValueError)
+    assert str(bad) in message and "verify=False" in message
+    assert PLANETOID_SHA256[bad.name] in message and sha256_file(bad) in message
+    if how == "truncated" and suffix == "test.index":
+        return  # half of the id list still parses; the inconsistency is caught below
+    with pytest.raises(DatasetFormatError, match=str(bad).replace(".", r"\.")):
+        load_planetoid("cora", root=root, download=False, verify=False)
+
+
+def test_truncated_index_without_verification_is_a_format_error(raw_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("JGNN_DATA", raising=False)
+    root = _copy_raw(raw_dir, tmp_path / "root", "cora")
+    lines = (root / "ind.cora.test.index").read_text().splitlines()
+    (root / "ind.cora.test.index").write_text("\n".join(lines[:400]) + "\n")
+    with pytest.raises(DatasetFormatError, match="test.index: must list 1000 distinct ids"):
+        read_planetoid(root, "cora", verify=False)
+
+
+def test_modified_file_loads_only_with_verify_false(raw_dir, tmp_path, monkeypatch):
+    # A trailing blank line changes the digest but not the contents.
+    monkeypatch.delenv("JGNN_DATA", raising=False)
+    root = _copy_raw(raw_dir, tmp_path / "root", "cora")
+    with open(root / "ind.cora.test.index", "a") as f:
+        f.write("\n")
+    with pytest.raises(ChecksumError, match="ind.cora.test.index"):
+        load_planetoid("cora", root=root, download=False)
+    ds = load_planetoid("cora", root=root, download=False, verify=False)
+    reference = read_planetoid(raw_dir, "cora")
+    np.testing.assert_array_equal(ds.graph.nodes, reference.graph.nodes)
+    np.testing.assert_array_equal(ds.test_mask, reference.test_mask)
+    np.testing.assert_array_equal(ds.graph.senders, reference.graph.senders)
+
+
+def test_folder_with_other_datasets_names_the_missing_files(tmp_path, monkeypatch):
+    # $JGNN_DATA holds Cora and CiteSeer but not PubMed: every PubMed file is named, and the
+    # message says which datasets the folder does hold.
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("cora", "citeseer"):
+        for suffix in _SUFFIXES:
+            (data / f"ind.{name}.{suffix}").write_bytes(b"")
+    monkeypatch.setenv("JGNN_DATA", str(data))
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_planetoid("pubmed", download=False)
+    message = str(info.value)
+    for suffix in _SUFFIXES:
+        assert f"ind.pubmed.{suffix}" in message
+    line = next(
+        ln
+        for ln in message.splitlines()
+        if ln.endswith(
+            f"{data} (none of the 8 files is there; it holds ind.* files of citeseer, cora)"
+        )
+    )
+    assert line.startswith("  - $JGNN_DATA: ")
+
+
+def test_unpinned_garbage_in_user_folder_is_a_format_error(tmp_path, monkeypatch):
+    # PubMed has no pinned digest, so a user's PubMed files can only be checked by parsing.
+    monkeypatch.setenv("JGNN_DATA", str(tmp_path))
+    for suffix in _SUFFIXES:
+        (tmp_path / f"ind.pubmed.{suffix}").write_bytes(b"garbage")
+    with pytest.raises(PickleFormatError, match=r"ind\.pubmed\.x: not a valid Planetoid pickle"):
+        load_planetoid("pubmed", download=False)

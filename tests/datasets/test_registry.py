@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jgnn.datasets import DATASETS, contextual_sbm, load, load_planetoid
+from jgnn.datasets import DATASETS, DatasetNotFoundError, contextual_sbm, load, load_planetoid
 
 
 def test_synthetic_dispatches_to_contextual_sbm():
@@ -17,9 +17,27 @@ def test_synthetic_dispatches_to_contextual_sbm():
 
 
 def test_unknown_name_lists_choices():
-    with pytest.raises(ValueError, match=r"'ogbn-arxiv'.*cora.*citeseer.*pubmed.*synthetic"):
-        load("ogbn-arxiv")
-    assert DATASETS == ("cora", "citeseer", "pubmed", "synthetic")
+    with pytest.raises(ValueError, match=r"'reddit'.*cora.*pubmed.*ogbn-arxiv.*synthetic-1m"):
+        load("reddit")
+    assert DATASETS == (
+        "cora",
+        "citeseer",
+        "pubmed",
+        "ogbn-arxiv",
+        "ogbn-products",
+        "synthetic",
+        "synthetic-200k",
+        "synthetic-1m",
+    )
+
+
+@pytest.mark.parametrize("name", ["ogbn-arxiv", "OGBN-Products"])
+def test_ogb_names_dispatch_and_accept_the_common_arguments(name, tmp_path, monkeypatch):
+    # download/verify are accepted for every name (the CLI passes them), and an OGB name goes
+    # to the OGB loader, whose error names the archive to fetch.
+    monkeypatch.delenv("JGNN_DATA", raising=False)
+    with pytest.raises(DatasetNotFoundError, match=r"snap\.stanford\.edu/ogb/.*\.zip"):
+        load(name, root=tmp_path, download=True, verify=False)
 
 
 def test_planetoid_names_dispatch_with_download_flag(monkeypatch):

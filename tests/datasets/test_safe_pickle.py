@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from jgnn.datasets._download import sha256_file
-from jgnn.datasets._planetoid import PLANETOID_SHA256
+from jgnn.datasets import PLANETOID_SHA256, DatasetError, PickleFormatError, sha256_file
 from jgnn.datasets._safe_pickle import ALLOWED_GLOBALS, safe_load, safe_loads
 
 
@@ -109,6 +108,20 @@ def test_allowed_containers_round_trip():
 def test_malformed_pickle_names_source():
     with pytest.raises(pickle.UnpicklingError, match="bad.pkl"):
         safe_loads(b"\x80\x02]q\x00(K\x01", source="bad.pkl")
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"\x80\x02]q\x00(K\x01", bytes(range(256)) * 4, b"not a pickle at all"]
+)
+def test_malformed_and_refused_pickles_are_one_dataset_error(data):
+    # Empty, truncated, random and text inputs, and a refused global, all raise the same type:
+    # a DatasetError (one-line CLI report) that is still a pickle.UnpicklingError.
+    for payload in (data, pickle.dumps(_Payload(os.system, "true"), protocol=2)):
+        with pytest.raises(PickleFormatError) as info:
+            safe_loads(payload, source="ind.cora.x")
+        assert isinstance(info.value, DatasetError) and isinstance(info.value, ValueError)
+        assert isinstance(info.value, pickle.UnpicklingError)
+        assert str(info.value).startswith("ind.cora.x: ")
 
 
 def test_allow_list_is_exactly_the_planetoid_globals():

@@ -17,13 +17,11 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["ChecksumError", "cache_dir", "download", "sha256_file"]
+from jgnn.datasets._errors import ChecksumError
+
+__all__ = ["cache_dir", "download", "sha256_file"]
 
 _CHUNK = 1 << 20
-
-
-class ChecksumError(ValueError):
-    """A file's SHA-256 digest differs from the expected one."""
 
 
 def cache_dir() -> Path:

@@ -32,7 +32,17 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["ALLOWED_GLOBALS", "RestrictedUnpickler", "safe_load", "safe_loads"]
+from jgnn.datasets._errors import DatasetFormatError
+
+__all__ = ["ALLOWED_GLOBALS", "PickleFormatError", "RestrictedUnpickler", "safe_load", "safe_loads"]
+
+
+class PickleFormatError(DatasetFormatError, pickle.UnpicklingError):
+    """A pickle was refused (a global off the allow-list) or is malformed; names the file.
+
+    It is both a :class:`~jgnn.datasets.DatasetError` (so dataset tools report it in one line)
+    and a ``pickle.UnpicklingError``.
+    """
 
 
 def _numpy_reconstruct() -> Callable[..., Any]:
@@ -54,7 +64,7 @@ def _csr_matrix() -> Callable[..., Any]:
 def _plain_dtype(*args: Any, **kwargs: Any) -> np.dtype:
     dtype = np.dtype(*args, **kwargs)
     if dtype.hasobject:
-        raise pickle.UnpicklingError(f"refusing an object dtype ({dtype!r}) in a data pickle")
+        raise PickleFormatError(f"refusing an object dtype ({dtype!r}) in a data pickle")
     return dtype
 
 
@@ -85,8 +95,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         encoding: Passed to :class:`pickle.Unpickler`.
 
     Raises:
-        pickle.UnpicklingError: From ``load`` when the pickle names any other global (the message
-            names the module, the class and the file) or uses persistent ids.
+        PickleFormatError: From ``load`` when the pickle names any other global (the message
+            names the module, the class and the file) or uses persistent ids; it is a
+            ``pickle.UnpicklingError``.
     """
 
     def __init__(self, file: IO[bytes], *, source: str = "<bytes>", encoding: str = "latin1"):
@@ -96,7 +107,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:  # noqa: D102 - documented on class
         resolve = ALLOWED_GLOBALS.get((module, name))
         if resolve is None:
-            raise pickle.UnpicklingError(
+            raise PickleFormatError(
                 f"{self._source}: refusing to load global '{module}.{name}' (module "
                 f"{module!r}, class {name!r}): it is not on the allow-list of Planetoid pickle "
                 f"types ({_allowed_names()}). The file may be tampered with or is not a "
@@ -105,7 +116,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         return resolve()
 
     def persistent_load(self, pid: Any) -> Any:  # noqa: D102 - documented on class
-        raise pickle.UnpicklingError(
+        raise PickleFormatError(
             f"{self._source}: refusing a persistent id ({pid!r}); data pickles do not use them."
         )
 
@@ -113,12 +124,14 @@ class RestrictedUnpickler(pickle.Unpickler):
 def _load(file: IO[bytes], source: str) -> Any:
     try:
         return RestrictedUnpickler(file, source=source).load()
-    except pickle.UnpicklingError as err:
+    except PickleFormatError as err:
         if source in str(err):
             raise
-        raise pickle.UnpicklingError(f"{source}: {err}") from err
+        raise PickleFormatError(f"{source}: {err}") from err
+    except MemoryError:
+        raise
     except Exception as err:  # malformed data: EOFError, ValueError, TypeError, ...
-        raise pickle.UnpicklingError(
+        raise PickleFormatError(
             f"{source}: not a valid Planetoid pickle ({type(err).__name__}: {err})"
         ) from err
 
@@ -136,8 +149,9 @@ def safe_load(path: str | os.PathLike[str]) -> Any:
         ``collections.defaultdict`` of lists).
 
     Raises:
-        pickle.UnpicklingError: If the file names a global that is not allowed, or is not a
-            valid pickle; the message names the file.
+        PickleFormatError: If the file names a global that is not allowed, or is not a valid
+            pickle (truncated, empty, random bytes); the message names the file. It is a
+            ``pickle.UnpicklingError`` and a :class:`~jgnn.datasets.DatasetError`.
         FileNotFoundError: If ``path`` does not exist.
 
     Examples:
@@ -166,13 +180,13 @@ def safe_loads(data: bytes, *, source: str = "<bytes>") -> Any:
         The unpickled object.
 
     Raises:
-        pickle.UnpicklingError: If the data names a global that is not allowed or is malformed.
+        PickleFormatError: If the data names a global that is not allowed or is malformed.
 
     Examples:
         >>> import pickle, os
         >>> safe_loads(pickle.dumps(os.system, protocol=2))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        _pickle.UnpicklingError: <bytes>: refusing to load global 'posix.system' ...
+        jgnn.datasets._safe_pickle.PickleFormatError: <bytes>: refusing to load global ...
     """
     return _load(io.BytesIO(data), source)
