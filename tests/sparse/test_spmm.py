@@ -234,7 +234,13 @@ def test_impls_agree_on_a_larger_graph():
 
 
 def test_auto_is_deterministic():
-    """auto picks bcsr (sum, mean) and segment (max) on CPU: bitwise equal across runs."""
+    """auto picks bcsr (sum, mean) and segment (max): bitwise equal across runs.
+
+    On the CPU for every reduce; on a GPU for sum/mean only (bcsr, a cuSPARSE CSR product and
+    a transposed-CSR backward): segment's backward scatters with atomics there, so max is not
+    claimed to be bitwise reproducible on a GPU.
+    """
+    reduces = ("sum", "mean", "max") if jax.default_backend() == "cpu" else ("sum", "mean")
     rng = np.random.default_rng(3)
     adj = SparseTensor.from_edge_index(
         rng.integers(0, 300, (2, 5000)), rng.standard_normal(5000).astype(np.float32), (300, 300)
@@ -246,7 +252,7 @@ def test_auto_is_deterministic():
             jax.value_and_grad(
                 lambda v, x, r=r: jnp.sum(spmm(adj.set_value(v), x, r) ** 2), (0, 1)
             )(v, x)
-            for r in ("sum", "mean", "max")
+            for r in reduces
         ]
 
     f = jax.jit(run)

@@ -30,6 +30,8 @@ __all__ = [
     "attention_aggregate",
     "attention_output_params",
     "attention_result",
+    "fused_gat_aggregate",
+    "fused_gatv2_aggregate",
     "graph_with_loops",
     "merge_heads",
     "project_heads",
@@ -266,3 +268,69 @@ def attention_output_params(
     )
     b = nnx.Param(jnp.zeros((total,), param_dtype)) if bias else None
     return res, b, nnx.Dropout(dropout, rngs=rngs)
+
+
+def _csr_args(adj: SparseTensor) -> dict[str, Any]:
+    return dict(
+        transpose=(adj.colptr, adj.csc_row, adj.csr2csc),
+        row=adj.row,
+        interpret=jax.default_backend() == "cpu",
+    )
+
+
+def fused_gat_aggregate(
+    adj: SparseTensor,
+    h_src: jax.Array,
+    a_src: jax.Array,
+    a_dst: jax.Array,
+    edge_logits: jax.Array | None,
+    *,
+    negative_slope: float,
+    concat: bool,
+) -> jax.Array:
+    """GAT's logits, edge softmax and weighted sum in one Pallas kernel (``pallas_kernels``).
+
+    ``adj`` is ``adj_t`` with its self loops stored; ``h_src [N, H, C]``, ``a_src [N, H]``,
+    ``a_dst [M, H]``, ``edge_logits [nnz, H]`` in COO (= CSR) order. Taken only when
+    :func:`jgnn.sparse.use_fused_attention` says so.
+    """
+    import pallas_kernels  # optional GPU backend; the dispatcher checked it imports
+
+    out = pallas_kernels.gat_aggregate(
+        adj.rowptr,
+        adj.col,
+        h_src,
+        a_src,
+        a_dst,
+        edge_logits,
+        negative_slope=negative_slope,
+        **_csr_args(adj),
+    )
+    return merge_heads(out, concat)
+
+
+def fused_gatv2_aggregate(
+    adj: SparseTensor,
+    h_src: jax.Array,
+    h_dst: jax.Array,
+    att: jax.Array,
+    edge_x: jax.Array | None,
+    *,
+    negative_slope: float,
+    concat: bool,
+) -> jax.Array:
+    """GATv2's logits ``att . leaky_relu(h_src[j] + h_dst[i] (+ e))``, edge softmax and
+    weighted sum of ``h_src`` in one Pallas kernel; see :func:`fused_gat_aggregate`."""
+    import pallas_kernels  # optional GPU backend; the dispatcher checked it imports
+
+    out = pallas_kernels.gatv2_aggregate(
+        adj.rowptr,
+        adj.col,
+        h_src,
+        h_dst,
+        att,
+        edge_x,
+        negative_slope=negative_slope,
+        **_csr_args(adj),
+    )
+    return merge_heads(out, concat)

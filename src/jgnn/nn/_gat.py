@@ -19,6 +19,7 @@ from jgnn.nn._attention import (
     attention_aggregate,
     attention_output_params,
     attention_result,
+    fused_gat_aggregate,
     graph_with_loops,
     project_src_dst,
     resolve_edge_attr,
@@ -27,7 +28,7 @@ from jgnn.nn._dropout import Dropout, dropout_fn
 from jgnn.nn._features import NodeFeatures, as_pair, prepare_x, split_x
 from jgnn.nn._linear import add_root_and_bias, glorot, kernel_of, linear, param_of
 from jgnn.ops import gsddmm
-from jgnn.sparse import Graph
+from jgnn.sparse import Graph, SparseTensor, use_fused_attention
 
 __all__ = ["GATConv", "gat_conv"]
 
@@ -60,6 +61,7 @@ def gat_conv(
     fill_value: str | float | jax.Array = "mean",
     dropout: Dropout | None = None,
     return_attention: bool = False,
+    impl: str = "auto",
 ) -> jax.Array | tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """One GAT layer as a pure function (see :class:`GATConv` for the maths).
 
@@ -81,6 +83,8 @@ def gat_conv(
       fill_value: edge features of the added loops.
       dropout: attention dropout, applied to the normalised coefficients.
       return_attention: also return ``(edge_index, alpha)``.
+      impl: ``"auto"``, ``"segment"``, ``"bcsr"`` or ``"pallas"``: whether the fused Pallas
+        attention kernel runs is :func:`jgnn.sparse.use_fused_attention`'s decision.
 
     Returns:
       ``[N_dst, H * C]`` (or ``[N_dst, C]``), and with ``return_attention`` the edge index
@@ -93,6 +97,24 @@ def gat_conv(
     lin_dst = lin_src if k_dst is k_src else (k_dst, None)
     h_src, h_dst = project_src_dst(x_src, x_dst, lin_src, lin_dst, heads, channels)
     counts = (x_src.shape[0], x_dst.shape[0])
+    a_src = jnp.sum(h_src * att_src, axis=-1)
+    a_dst = jnp.sum(h_dst * att_dst, axis=-1)
+    if use_fused_attention(
+        impl,
+        sparse_graph=isinstance(graph, SparseTensor),
+        dropout=dropout is not None,
+        return_attention=return_attention,
+        add_self_loops=add_self_loops,
+        fn="gat_conv",
+    ):
+        edge_logits = None
+        if lin_edge is not None:
+            h_edge = (edge_attr @ lin_edge).reshape(-1, heads, channels)
+            edge_logits = jnp.sum(h_edge * att_edge, axis=-1)
+        out = fused_gat_aggregate(
+            graph, h_src, a_src, a_dst, edge_logits, negative_slope=negative_slope, concat=concat
+        )
+        return add_root_and_bias(out, x_dst, res, bias)
     g, edge_attr, mask = graph_with_loops(
         graph,
         None if lin_edge is None else edge_attr,
@@ -100,8 +122,6 @@ def gat_conv(
         add_self_loops=add_self_loops,
         fill_value=fill_value,
     )
-    a_src = jnp.sum(h_src * att_src, axis=-1)
-    a_dst = jnp.sum(h_dst * att_dst, axis=-1)
     logits = gsddmm(g, "add", a_src, a_dst, num_nodes=counts)
     if lin_edge is not None:
         h_edge = (edge_attr @ lin_edge).reshape(-1, heads, channels)
@@ -130,7 +150,9 @@ class GATConv(nnx.Module):
     edge features (``fill_value="mean"``). A SparseTensor ``adj_t`` is read through its COO
     view (attention depends on both endpoints, so no fused sparse product applies) and gives
     the same result as the edge list, under ``jit`` too; unlike PyG it may carry edge features
-    together with ``add_self_loops``.
+    together with ``add_self_loops``. On a GPU, a SparseTensor ``adj_t`` whose self loops are
+    stored (``adj_t.set_diag()``, with ``add_self_loops=False``) runs the fused Pallas kernel
+    when attention dropout is off (logits never touch memory; see ``impl``).
 
     Parameters mirror PyG's names: ``lin`` (or ``lin_src``/``lin_dst`` for a pair of input
     sizes), ``att_src``/``att_dst``/``att_edge`` ``[H, C]`` (PyG ``[1, H, C]``), ``lin_edge``,
@@ -156,6 +178,9 @@ class GATConv(nnx.Module):
       fill_value: edge features of the added loops: ``"mean"``, ``"add"`` or a constant.
       bias: learn an additive bias.
       residual: add a learnable projection of the target features.
+      impl: ``"auto"`` (the fused Pallas attention kernel on a GPU when the call allows it,
+        see :func:`jgnn.sparse.use_fused_attention`), ``"segment"`` (always the edge list) or
+        ``"pallas"`` (always fused; raises where it cannot run).
       dtype: computation dtype (None: from the inputs).
       param_dtype: parameter storage dtype.
       rngs: parameter initialisation and dropout generators (keyword-only).
@@ -182,10 +207,12 @@ class GATConv(nnx.Module):
         fill_value: str | float = "mean",
         bias: bool = True,
         residual: bool = False,
+        impl: str = "auto",
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
+        self.impl = impl
         self.in_features = in_features
         self.out_features = out_features
         self.heads = heads
@@ -256,4 +283,5 @@ class GATConv(nnx.Module):
             fill_value=self.fill_value,
             dropout=dropout_fn(self.dropout, deterministic),
             return_attention=return_attention,
+            impl=self.impl,
         )

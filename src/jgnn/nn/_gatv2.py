@@ -18,6 +18,7 @@ from jgnn.nn._attention import (
     attention_aggregate,
     attention_output_params,
     attention_result,
+    fused_gatv2_aggregate,
     graph_with_loops,
     project_src_dst,
     resolve_edge_attr,
@@ -34,7 +35,7 @@ from jgnn.nn._linear import (
     param_of,
 )
 from jgnn.ops import gsddmm
-from jgnn.sparse import Graph
+from jgnn.sparse import Graph, SparseTensor, use_fused_attention
 
 __all__ = ["GATv2Conv", "gatv2_conv"]
 
@@ -56,6 +57,7 @@ def gatv2_conv(
     fill_value: str | float | jax.Array = "mean",
     dropout: Dropout | None = None,
     return_attention: bool = False,
+    impl: str = "auto",
 ) -> jax.Array | tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """One GATv2 layer as a pure function (see :class:`GATv2Conv` for the maths).
 
@@ -77,6 +79,8 @@ def gatv2_conv(
       fill_value: edge features of the added loops.
       dropout: attention dropout, applied to the normalised coefficients.
       return_attention: also return ``(edge_index, alpha)``.
+      impl: whether the fused Pallas attention kernel runs is
+        :func:`jgnn.sparse.use_fused_attention`'s decision for this value.
 
     Returns:
       ``[N_dst, H * C]`` (or ``[N_dst, C]``), and with ``return_attention`` the edge index
@@ -86,6 +90,21 @@ def gatv2_conv(
     heads, channels = att.shape
     h_src, h_dst = project_src_dst(x_src, x_dst, lin_l, lin_r, heads, channels)
     counts = (x_src.shape[0], x_dst.shape[0])
+    if use_fused_attention(
+        impl,
+        sparse_graph=isinstance(graph, SparseTensor),
+        dropout=dropout is not None,
+        return_attention=return_attention,
+        add_self_loops=add_self_loops,
+        fn="gatv2_conv",
+    ):
+        edge_x = None
+        if lin_edge is not None:
+            edge_x = (edge_attr @ lin_edge).reshape(-1, heads, channels)
+        out = fused_gatv2_aggregate(
+            graph, h_src, h_dst, att, edge_x, negative_slope=negative_slope, concat=concat
+        )
+        return add_root_and_bias(out, x_dst, res, bias)
     g, edge_attr, mask = graph_with_loops(
         graph,
         None if lin_edge is None else edge_attr,
@@ -141,6 +160,9 @@ class GATv2Conv(nnx.Module):
       bias: learn biases (in ``lin_l``/``lin_r`` and after aggregation).
       share_weights: use ``lin_l`` for the targets too.
       residual: add a learnable projection of the target features.
+      impl: ``"auto"`` (the fused Pallas attention kernel on a GPU when the call allows it,
+        see :func:`jgnn.sparse.use_fused_attention`), ``"segment"`` (always the edge list) or
+        ``"pallas"`` (always fused; raises where it cannot run).
       dtype: computation dtype (None: from the inputs).
       param_dtype: parameter storage dtype.
       rngs: parameter initialisation and dropout generators (keyword-only).
@@ -168,10 +190,12 @@ class GATv2Conv(nnx.Module):
         bias: bool = True,
         share_weights: bool = False,
         residual: bool = False,
+        impl: str = "auto",
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
+        self.impl = impl
         self.in_features = in_features
         self.out_features = out_features
         self.heads = heads
@@ -233,4 +257,5 @@ class GATv2Conv(nnx.Module):
             fill_value=self.fill_value,
             dropout=dropout_fn(self.dropout, deterministic),
             return_attention=return_attention,
+            impl=self.impl,
         )

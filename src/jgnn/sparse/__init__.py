@@ -16,6 +16,7 @@ from jgnn.sparse._dispatch import IMPLS as IMPLS
 from jgnn.sparse._dispatch import REDUCES as REDUCES
 from jgnn.sparse._dispatch import resolve_impl as resolve_impl
 from jgnn.sparse._dispatch import sparse_product_form as sparse_product_form
+from jgnn.sparse._dispatch import use_fused_attention as use_fused_attention
 from jgnn.sparse._dispatch import use_sparse_product as use_sparse_product
 from jgnn.sparse._graph_like import Graph as Graph
 from jgnn.sparse._graph_like import GraphArgs as GraphArgs
@@ -60,5 +61,6 @@ __all__ = [
     "spspmm",
     "symmetric_norm",
     "to_adj_t",
+    "use_fused_attention",
     "use_sparse_product",
 ]

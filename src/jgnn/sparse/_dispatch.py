@@ -13,16 +13,31 @@ Implementations:
   Sum and mean only, scalar (or no) values. It never materialises ``[nnz, F]``.
 * ``"pallas"``: the fused GPU kernel ``pallas_kernels.spmm``.
 
-The rule behind ``"auto"``: on CPU ``bcsr`` for sum/mean with scalar (or no) values, where it
-measured faster than ``segment`` forward and backward (the figures, machine and versions are
-in ``benchmarks/RESULTS.md``, "CPU SpMM"); ``segment`` for everything else. On GPU ``pallas``
-when the kernel supports the reduce and the values are scalar, else ``segment``; on other
-backends ``segment``. Both CPU choices are deterministic (bitwise identical across runs).
+The rule behind ``"auto"`` (figures, machines and versions in ``benchmarks/RESULTS.md``):
 
-The other decision made here is :func:`use_sparse_product`: whether a message-passing step
+* CPU: ``bcsr`` for sum/mean with scalar (or no) values, where it measured faster than
+  ``segment`` forward and backward ("SpMM on CPU"); ``segment`` for everything else.
+* GPU: ``bcsr`` (a cuSPARSE CSR product, with the transposed-CSR backward) for sum/mean with
+  scalar values; ``segment`` for max/min and multi-dimensional values. On the first H200 run
+  ("GPU kernels") cuSPARSE was the fastest forward or within 10% of it on the arxiv-like graph
+  at F=64/128/256, and its forward+backward was within 8% of the fastest at F=64 and the
+  fastest at F=128 and on the products-like graph, while the Pallas SpMM trained 1.3-1.5x slower
+  than XLA at F=64. ``auto`` is used for training and inference alike (one compiled step does
+  both), so it takes the implementation that is never far from the best. ``pallas`` stays
+  available by name; the reworked kernels (row packing, one-pass backward) are still to be
+  measured on a GPU before ``auto`` picks them.
+* other backends: ``segment``.
+
+Both CPU choices are deterministic (bitwise identical across runs); on a GPU, ``segment``'s
+scatter-add is not (atomics), ``bcsr`` and ``pallas`` SpMM were bitwise deterministic on the
+H200.
+
+The other decisions made here: :func:`use_sparse_product`, whether a message-passing step
 runs as ONE generalised sparse product over ``adj_t`` (no ``[E, *F]`` messages) or as
-per-edge messages reduced with :mod:`jgnn.segment`. ``gspmm``, ``propagate`` and ``update_all``
-all ask it; none decides on its own.
+per-edge messages reduced with :mod:`jgnn.segment` (``gspmm``, ``propagate`` and ``update_all``
+all ask it; none decides on its own); and :func:`use_fused_attention`, whether an attention
+layer (GATConv, GATv2Conv) runs the fused Pallas attention kernel (logits, softmax and
+aggregation in one kernel, no ``[E, H]`` logits in memory) or the edge-list composition.
 """
 
 from __future__ import annotations
@@ -39,6 +54,7 @@ __all__ = [
     "resolve_impl",
     "row_gather_impl",
     "sparse_product_form",
+    "use_fused_attention",
     "use_sparse_product",
 ]
 
@@ -126,12 +142,8 @@ def resolve_impl(impl: str, *, reduce: str, value_ndim: int, backend: str | None
         return impl
     if backend is None:
         backend = jax.default_backend()
-    if backend == "cpu":
+    if backend in ("cpu", "gpu", "cuda"):
         return "bcsr" if reduce in _BCSR_REDUCES and scalar_values else "segment"
-    if backend in ("gpu", "cuda", "rocm"):
-        if scalar_values and reduce in pallas_reduces():
-            return "pallas"
-        return "segment"
     return "segment"
 
 
@@ -226,3 +238,72 @@ def use_sparse_product(
     if fuse is False:
         return False
     return fusable and (fuse is True or sparse_graph or sparse_impl)
+
+
+def pallas_attention_available() -> bool:
+    """Whether ``pallas_kernels`` (with its fused GAT kernels) imports in this install."""
+    try:
+        import pallas_kernels
+    except ImportError:
+        return False
+    return hasattr(pallas_kernels, "gat_aggregate")
+
+
+def use_fused_attention(
+    impl: str,
+    *,
+    sparse_graph: bool,
+    dropout: bool,
+    return_attention: bool,
+    add_self_loops: bool,
+    backend: str | None = None,
+    fn: str,
+) -> bool:
+    """Decides whether an attention layer runs the fused Pallas attention kernel.
+
+    The kernel reads a CSR ``adj_t`` (a ``SparseTensor``: a GraphsTuple would need one built on
+    the host), has no random numbers (attention dropout must be off: evaluation, or
+    ``dropout=0``), does not return the coefficients, and takes the self loops as stored entries
+    (build ``adj_t.set_diag()`` once and use ``add_self_loops=False``). The rule: ``"pallas"``
+    demands it (raising if a condition fails); ``"auto"`` takes it on a GPU when every condition
+    holds and ``pallas_kernels`` imports, because the fused edge-softmax aggregation measured
+    faster than the XLA composition for training at every feature size of the first H200 run
+    (``benchmarks/RESULTS.md``); ``"segment"``/``"bcsr"`` never take it.
+
+    Args:
+      impl: one of :data:`IMPLS`.
+      sparse_graph: whether the graph is a ``SparseTensor``.
+      dropout: whether attention dropout is active in this call.
+      return_attention: whether the caller returns the coefficients.
+      add_self_loops: whether the layer would append self loops.
+      backend: default ``jax.default_backend()``.
+      fn: the caller's name, for messages.
+
+    Returns:
+      True to run the fused kernel.
+
+    Raises:
+      ValueError: unknown ``impl``.
+      NotImplementedError: ``impl="pallas"`` when a condition fails (the message names it).
+    """
+    if impl not in IMPLS:
+        raise ValueError(f"{fn}: impl must be one of {IMPLS}, got {impl!r}.")
+    blockers = [
+        (not sparse_graph, "a SparseTensor adj_t graph"),
+        (dropout, "attention dropout off (deterministic=True or dropout=0)"),
+        (return_attention, "return_attention=False"),
+        (add_self_loops, "add_self_loops=False (store the loops: adj_t.set_diag())"),
+    ]
+    missing = [need for failed, need in blockers if failed]
+    if impl == "pallas":
+        if missing:
+            raise NotImplementedError(
+                f"{fn}: impl='pallas' (the fused attention kernel) needs {'; '.join(missing)}. "
+                "Use impl='auto' or 'segment' for the edge-list path."
+            )
+        return True
+    if impl != "auto" or missing:
+        return False
+    if backend is None:
+        backend = jax.default_backend()
+    return backend in ("gpu", "cuda", "rocm") and pallas_attention_available()
