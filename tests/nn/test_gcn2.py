@@ -123,3 +123,20 @@ def test_pyg_parity(shared_weights):
         tw = None if weight is None else torch.from_numpy(np.array(weight))
         expect = ref(*args, tw).detach().numpy()
         assert_close(conv(graph, x, x_0, weight), expect)
+
+
+def test_edge_index_without_normalisation_uses_unit_weights():
+    """An edge index has no stored weights: normalize=False propagates with weight 1 (was a crash)."""
+    import jgnn
+    from jgnn.nn import gcn2_conv
+
+    ei = jnp.array([[0, 1, 2, 2], [1, 0, 0, 1]])
+    x = jnp.arange(6.0).reshape(3, 2)
+    k = jnp.eye(2)
+    got = gcn2_conv(ei, x, x, k, alpha=0.5, beta=0.0, normalize=False)
+    adj = np.zeros((3, 3))
+    adj[np.asarray(ei[1]), np.asarray(ei[0])] = 1.0
+    want = 0.5 * adj @ np.asarray(x) + 0.5 * np.asarray(x)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    g = jgnn.from_edge_index(ei, 3)
+    np.testing.assert_allclose(gcn2_conv(g, x, x, k, alpha=0.5, beta=0.0, normalize=False), want)

@@ -21,7 +21,7 @@ from flax import nnx
 
 from jgnn.message_passing import propagate
 from jgnn.nn._gcn_operator import gcn_hop, gcn_operator
-from jgnn.sparse import Graph, SparseTensor, gcn_norm
+from jgnn.sparse import Graph, SparseTensor, as_graph, gcn_norm
 
 __all__ = ["GCN2Conv", "gcn2_beta", "gcn2_conv"]
 
@@ -72,9 +72,10 @@ def gcn2_conv(
     computed with a single matrix product.
 
     Args:
-      graph: a GraphsTuple or a SparseTensor ``adj_t``. With ``normalize=False`` it must be
-        normalised already: a GraphsTuple from :func:`jgnn.nn.gcn_norm` (its ``edges`` are the
-        weights) or a normalised ``adj_t`` (e.g. ``jgnn.sparse.gcn_norm(adj_t)``).
+      graph: a GraphsTuple, an edge index ``[2, E]`` or a SparseTensor ``adj_t``. With
+        ``normalize=False`` it must be normalised already: a GraphsTuple from
+        :func:`jgnn.nn.gcn_norm` (its ``edges`` are the weights; an edge index has none, so
+        every weight is 1) or a normalised ``adj_t`` (e.g. ``jgnn.sparse.gcn_norm(adj_t)``).
       x: node features ``[N, F]``.
       x_0: initial node features ``[N, F]``.
       kernel1: ``[F, F]``, the weight of the smoothed features.
@@ -89,6 +90,7 @@ def gcn2_conv(
     Returns:
       ``[N, F]``.
     """
+    graph = as_graph(graph, "gcn2_conv")
     m1 = _identity_mapping(kernel1, beta)
     m2 = m1 if kernel2 is None else _identity_mapping(kernel2, beta)
     if isinstance(graph, SparseTensor):
