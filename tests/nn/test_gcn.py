@@ -114,3 +114,14 @@ def test_sparse_input_features_match_dense():
     assert_close(jax.jit(lambda g, x: conv(g, x, w))(graph, xs), conv(graph, x, w))
     grad = lambda feats: nnx.grad(lambda m: jnp.sum(m(graph, feats, w) ** 2))(conv)
     assert_close(grad(xs)["kernel"][...], grad(x)["kernel"][...])
+
+
+def test_normalize_false_on_an_edge_index_uses_unit_weights():
+    """A bare edge index has no weights: GCNConv(normalize=False) sums with weight 1."""
+    conv = GCNConv(2, 2, normalize=False, use_bias=False, rngs=nnx.Rngs(0))
+    ei = jnp.array([[0, 1, 2], [1, 2, 0]])
+    x = jnp.arange(6.0).reshape(3, 2)
+    adj = np.zeros((3, 3))
+    adj[np.asarray(ei[1]), np.asarray(ei[0])] = 1.0
+    want = adj @ (np.asarray(x) @ np.asarray(conv.kernel[...]))
+    np.testing.assert_allclose(conv(ei, x), want, rtol=1e-6)

@@ -126,7 +126,7 @@ def test_pyg_parity(shared_weights):
 
 
 def test_edge_index_without_normalisation_uses_unit_weights():
-    """An edge index has no stored weights: normalize=False propagates with weight 1 (was a crash)."""
+    """An edge index has no weights: normalize=False propagates with weight 1 (was a crash)."""
     import jgnn
     from jgnn.nn import gcn2_conv
 

@@ -15,7 +15,7 @@ from flax import nnx
 
 from jgnn.message_passing import propagate
 from jgnn.nn._gcn_operator import gcn_hop, gcn_operator
-from jgnn.sparse import SparseTensor, gcn_norm
+from jgnn.sparse import SparseTensor, as_graph, gcn_norm
 
 __all__ = ["gcn_conv", "GCNConv"]
 
@@ -116,6 +116,7 @@ class GCNConv(nnx.Module):
         bias = None if self.bias is None else self.bias[...].astype(dtype)
         if not isinstance(x, SparseTensor):
             x = x.astype(dtype)
+        graph = as_graph(graph, "GCNConv")
         if isinstance(graph, SparseTensor):
             if edge_weight is not None:
                 graph = graph.set_value(edge_weight)
