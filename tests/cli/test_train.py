@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import statistics
 
 import pytest
@@ -65,3 +66,64 @@ def test_recipe_reaches_its_cora_floor(tmp_path, model):
     assert main([*args, "--metrics-json", str(path)]) == 0
     accuracy = json.loads(path.read_text())["test_accuracy"]
     assert accuracy >= RECIPE_FLOORS[model], (model, accuracy)
+
+
+@pytest.mark.parametrize(
+    ("flags", "match"),
+    [
+        (["--loader", "neighbor", "--num-neighbors", "0,5"], "--num-neighbors must list one"),
+        (["--loader", "neighbor", "--num-neighbors", "5"], "--num-neighbors 5 samples 1 hops"),
+        (["--loader", "neighbor", "--num-neighbors", "a,b"], "argument --num-neighbors"),
+        (["--loader", "neighbor", "--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+        (["--loader", "neighbor", "--num-parts", "8"], "--num-parts applies only with --loader"),
+        (["--num-neighbors", "5,5"], "--num-neighbors applies only with --loader neighbor"),
+        (["--loader", "cluster", "--parts-per-batch", "0"], "--parts-per-batch must be >= 1"),
+        (
+            ["--loader", "cluster", "--num-parts", "4", "--parts-per-batch", "5"],
+            r"--parts-per-batch \(5\) exceeds --num-parts \(4\)",
+        ),
+        (["--loader", "saint-rw", "--walk-length", "0"], "--walk-length must be >= 1"),
+        (["--loader", "saint-node", "--walk-length", "2"], "--walk-length applies only"),
+        (["--loader", "saint-edge", "--sample-coverage", "-1"], "--sample-coverage must be"),
+        (["--loader", "saint-edge", "--num-steps", "0"], "--num-steps must be >= 1"),
+        (["--loader", "cluster", "--num-workers", "-2"], "--num-workers must be >= 0"),
+        (["--loader", "cluster", "--trim"], "--trim applies only with --loader neighbor"),
+        (["--eval-every", "3"], "--eval-every applies to the sampling loaders"),
+        (["--loader", "neighbor", "--eval-every", "0"], "--eval-every must be >= 1"),
+        (["--epochs", "0"], "--epochs must be >= 1"),
+        (["--dropout", "1.0"], "--dropout must be < 1"),
+        (["--loader", "mini"], "argument --loader: invalid choice"),
+    ],
+)
+def test_bad_flags_exit_2_naming_the_flag(flags, match, capsys, monkeypatch):
+    def no_work(*args, **kwargs):
+        raise AssertionError("validation must happen before any work")
+
+    monkeypatch.setattr("jgnn.datasets.load", no_work)
+    with pytest.raises(SystemExit) as info:
+        main(["train", *flags])
+    assert info.value.code == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_train_with_a_sampler_writes_loader_metrics(tmp_path, capsys):
+    path = tmp_path / "metrics.json"
+    args = ["train", "--model", "sage", "--loader", "neighbor", "--num-neighbors", "5,5"]
+    args += ["--batch-size", "32", "--epochs", "8", "--eval-every", "2", "--no-progress"]
+    assert main([*args, "--metrics-json", str(path)]) == 0
+    metrics = json.loads(path.read_text())
+    assert metrics["loader"] == "neighbor" and metrics["sampler"]["num_neighbors"] == [5, 5]
+    for key in ("batches_per_s", "sampled_edges_per_s", "node_waste", "edge_waste"):
+        assert metrics[key] > 0, key
+    assert metrics["skipped_batches"] >= 0 and metrics["loader_report"]["batches"] > 0
+    assert metrics["test_accuracy"] > 0.4  # 7 classes: chance is ~14%
+    out = capsys.readouterr().out
+    assert "sampled_edges_per_s:" in out and "skipped_batches:" in out
+
+
+def test_full_batch_is_the_default_loader(tmp_path):
+    path = tmp_path / "m.json"
+    assert main(["train", "--epochs", "3", "--no-progress", "--metrics-json", str(path)]) == 0
+    metrics = json.loads(path.read_text())
+    assert metrics["loader"] == "full" and "compile_time_s" in metrics
+    assert "sampler" not in metrics and "node_waste" not in metrics

@@ -1,14 +1,16 @@
 """Argument checks of :mod:`jgnn.loader` (private): ints, hop counts of a sampled subgraph.
 
 Host-side: not jittable. Messages name the argument, what was expected and what was received.
+Integer and id-range checks are jgnn's ground-floor ones (:mod:`jgnn._checks`).
 """
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
+
+from jgnn._checks import check_id_range, static_int
 
 __all__ = ["check_int", "hop_counts"]
 
@@ -28,12 +30,7 @@ def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
         TypeError: If ``value`` is not an integer.
         ValueError: If ``value < minimum``.
     """
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int, got {type(value).__name__} {value!r}.")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
-    return value
+    return static_int(value, f"`{name}`", minimum=minimum)
 
 
 def _counts(value: Any, name: str) -> tuple[int, ...]:
@@ -92,10 +89,10 @@ def hop_counts(subgraph: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
             "first nodes of n_id."
         )
     for name in ("senders", "receivers"):
-        ids = np.asarray(getattr(subgraph, name))
-        if e and (int(ids.min()) < 0 or int(ids.max()) >= n):
-            raise ValueError(
-                f"{name} holds local ids in [{int(ids.min())}, {int(ids.max())}], expected ids "
-                f"in [0, {n}) (the subgraph has {n} nodes)."
-            )
+        check_id_range(
+            np.asarray(getattr(subgraph, name)),
+            n,
+            f"{name} (local)",
+            f" The subgraph has {n} nodes.",
+        )
     return nodes, edges

@@ -7,6 +7,7 @@ from jgnn.models._basic_gnn import GIN as GIN
 from jgnn.models._basic_gnn import BasicGNN as BasicGNN
 from jgnn.models._basic_gnn import GraphSAGE as GraphSAGE
 from jgnn.models._gcn2 import GCNII as GCNII
+from jgnn.models._layerwise import layerwise_predict as layerwise_predict
 from jgnn.models._recipes import RECIPES as RECIPES
 from jgnn.models._recipes import Recipe as Recipe
 from jgnn.models._recipes import prepare_features as prepare_features
@@ -21,6 +22,7 @@ __all__ = [
     "GAT",
     "GCN",
     "GCNII",
+    "layerwise_predict",
     "Recipe",
     "prepare_features",
     "prepare_graph",

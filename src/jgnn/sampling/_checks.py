@@ -1,14 +1,17 @@
-"""Argument checks shared by the samplers: integers, node ids, fanouts (host-side NumPy)."""
+"""Argument checks shared by the samplers: integers, node ids, fanouts (host-side NumPy).
+
+Thin adapters over jgnn's ground-floor checks (:mod:`jgnn._checks`) that put the sampler
+argument names in backticks; only what is specific to sampling (node-id positions, fanouts,
+flags, graphs without edges) lives here.
+"""
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
-import jax
 import numpy as np
 
-_TRACER = getattr(jax.core, "Tracer", ())  # np.asarray still rejects tracers without it
+from jgnn._checks import host_ints, is_traced, static_int
 
 __all__ = [
     "as_host_array",
@@ -35,7 +38,7 @@ def as_host_array(value: Any, name: str) -> np.ndarray:
     Raises:
         TypeError: If ``value`` is a JAX tracer.
     """
-    if isinstance(value, _TRACER):
+    if is_traced(value):
         raise TypeError(
             f"`{name}` is a traced JAX value; samplers are host-side and need concrete arrays "
             "(call them outside jit)."
@@ -58,12 +61,7 @@ def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
         TypeError: If ``value`` is not an integer.
         ValueError: If ``value < minimum``.
     """
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int, got {type(value).__name__} {value!r}.")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
-    return value
+    return static_int(value, f"`{name}`", minimum=minimum)
 
 
 def check_node_ids(ids: Any, num_nodes: int, name: str) -> np.ndarray:
@@ -84,11 +82,9 @@ def check_node_ids(ids: Any, num_nodes: int, name: str) -> np.ndarray:
         ValueError: If ``ids`` is not 1-D or holds an id outside ``[0, num_nodes)``.
     """
     arr = as_host_array(ids, name)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        if arr.size == 0 and arr.dtype == np.float64:  # an empty list
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(f"`{name}` must hold integer node ids, got dtype {arr.dtype}.")
+    if arr.size == 0 and arr.dtype == np.float64:  # an empty list
+        arr = arr.astype(np.int64)
+    arr = host_ints(arr, f"`{name}` (node ids)")
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be 1-D, got shape {arr.shape}.")
     bad = np.flatnonzero((arr < 0) | (arr >= num_nodes))
@@ -98,7 +94,7 @@ def check_node_ids(ids: Any, num_nodes: int, name: str) -> np.ndarray:
             f"`{name}` has node id {int(arr[pos])} at position {pos}, out of range "
             f"[0, {num_nodes}); the graph has {num_nodes} nodes."
         )
-    return arr.astype(np.int64)
+    return arr.astype(np.int64)  # always a copy: callers may keep it
 
 
 def check_num_neighbors(num_neighbors: Any) -> tuple[int, ...]:

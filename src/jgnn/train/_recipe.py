@@ -15,11 +15,30 @@ from jgnn.datasets import NodeDataset
 from jgnn.models import RECIPES, Recipe, prepare_features, prepare_graph
 from jgnn.train._node_classification import FitResult, adam_l2, fit_node_classifier
 
-__all__ = ["train_recipe"]
+__all__ = ["recipe_hparams", "resolve_recipe", "train_recipe"]
 
 
-def _pick(value: Any, default: Any) -> Any:
-    return default if value is None else value
+def resolve_recipe(model: str | Recipe) -> Recipe:
+    """The :class:`Recipe` named ``model`` (or ``model`` itself).
+
+    Raises:
+      KeyError: an unknown model name (the message lists the recipes).
+    """
+    if isinstance(model, str):
+        if model not in RECIPES:
+            raise KeyError(f"unknown model {model!r}; expected one of {sorted(RECIPES)}")
+        return RECIPES[model]
+    return model
+
+
+def recipe_hparams(recipe: Recipe, **overrides: Any) -> dict[str, Any]:
+    """``hidden``, ``lr``, ``weight_decay``, ``dropout``, ``epochs``: the recipe's, or the
+    overrides that are not None."""
+    names = ("hidden", "lr", "weight_decay", "dropout", "epochs")
+    unknown = set(overrides) - set(names)
+    if unknown:
+        raise TypeError(f"unknown hyper-parameters {sorted(unknown)}; expected {list(names)}")
+    return {k: getattr(recipe, k) if overrides.get(k) is None else overrides[k] for k in names}
 
 
 def train_recipe(
@@ -55,19 +74,10 @@ def train_recipe(
     Raises:
       KeyError: an unknown model name (the message lists the recipes).
     """
-    if isinstance(model, str):
-        if model not in RECIPES:
-            raise KeyError(f"unknown model {model!r}; expected one of {sorted(RECIPES)}")
-        recipe = RECIPES[model]
-    else:
-        recipe = model
-    hparams = {
-        "hidden": _pick(hidden, recipe.hidden),
-        "lr": _pick(lr, recipe.lr),
-        "weight_decay": _pick(weight_decay, recipe.weight_decay),
-        "dropout": _pick(dropout, recipe.dropout),
-        "epochs": _pick(epochs, recipe.epochs),
-    }
+    recipe = resolve_recipe(model)
+    hparams = recipe_hparams(
+        recipe, hidden=hidden, lr=lr, weight_decay=weight_decay, dropout=dropout, epochs=epochs
+    )
     x = np.asarray(x)
     net = recipe.build(
         x.shape[1], data.num_classes, hparams["hidden"], hparams["dropout"], nnx.Rngs(seed)
