@@ -8,17 +8,17 @@ evaluation with :class:`ExactEvaluator`), the batch sources of a :class:`Sampler
 """
 
 from jgnn.train._evaluate import ExactEvaluator as ExactEvaluator
+from jgnn.train._fit import fit_node_classifier as fit_node_classifier
 from jgnn.train._memory import peak_memory as peak_memory
 from jgnn.train._minibatch import fit_minibatch as fit_minibatch
 from jgnn.train._minibatch import forward_batch as forward_batch
 from jgnn.train._minibatch import training_labels as training_labels
 from jgnn.train._minibatch_recipe import train_minibatch_recipe as train_minibatch_recipe
-from jgnn.train._node_classification import FitResult as FitResult
-from jgnn.train._node_classification import adam_l2 as adam_l2
-from jgnn.train._node_classification import fit_node_classifier as fit_node_classifier
+from jgnn.train._optimizer import adam_l2 as adam_l2
 from jgnn.train._recipe import recipe_hparams as recipe_hparams
 from jgnn.train._recipe import resolve_recipe as resolve_recipe
 from jgnn.train._recipe import train_recipe as train_recipe
+from jgnn.train._result import FitResult as FitResult
 from jgnn.train._sampler_config import LOADERS as LOADERS
 from jgnn.train._sampler_config import SamplerConfig as SamplerConfig
 from jgnn.train._sampler_config import check_sampler_options as check_sampler_options

@@ -1,9 +1,9 @@
-"""``fit_full_graph``: full-batch node classification with a precision policy and exact resume.
+"""Full-batch node classification: :func:`fit_full_graph` and :func:`fit_node_classifier`.
 
-The loop of :func:`jgnn.train.fit_node_classifier` (one jitted step per epoch, evaluation in
-the same call, the test accuracy at the best validation epoch) built on
-:func:`jgnn.train.make_train_step`, so it also takes a mixed-precision
-:class:`jgnn.train.Policy`, a loss scale and a :class:`jgnn.train.Checkpointer`. A run of
+One jitted step per epoch with the evaluation in the same call, the test accuracy at the best
+validation epoch, built on :func:`jgnn.train.make_train_step`, so it takes a mixed-precision
+:class:`jgnn.train.Policy`, a loss scale and a :class:`jgnn.train.Checkpointer`;
+:func:`fit_node_classifier` is the same loop with the model's own dtypes. A run of
 ``N`` epochs equals, bit for bit on CPU, a run of ``k`` epochs, a checkpoint, and a resumed
 run (in a new process) of the remaining ``N - k``: the checkpoint holds the whole train state
 (RNG keys and counters included) and the per-epoch records.
@@ -24,8 +24,8 @@ from flax import nnx
 from jgnn.train._checkpoint import Checkpointer, CheckpointError
 from jgnn.train._loss_scale import LossScale, dynamic_loss_scale, no_loss_scale
 from jgnn.train._memory import peak_memory
-from jgnn.train._node_classification import FitResult
 from jgnn.train._precision import Policy, apply_policy, precision_policy
+from jgnn.train._result import FitResult
 from jgnn.train._step import (
     FullGraphBatch,
     full_graph_loss,
@@ -35,7 +35,7 @@ from jgnn.train._step import (
     predict,
 )
 
-__all__ = ["default_loss_scale", "fit_full_graph", "masked_accuracy"]
+__all__ = ["default_loss_scale", "fit_full_graph", "fit_node_classifier", "masked_accuracy"]
 
 
 def masked_accuracy(logits: jax.Array, labels: jax.Array, mask: jax.Array) -> jax.Array:
@@ -187,3 +187,59 @@ def fit_full_graph(
         **peak_memory(),
     }
     return FitResult(metrics=metrics, history=history)
+
+
+#: The policy of :func:`fit_node_classifier`: float32 everywhere, JAX's default matmul precision.
+_AS_IS = Policy()
+
+
+def fit_node_classifier(
+    model: nnx.Module,
+    graph: Any,
+    x: Any,
+    labels: Any,
+    train_mask: Any,
+    val_mask: Any,
+    test_mask: Any,
+    *,
+    tx: optax.GradientTransformation,
+    epochs: int,
+    progress: bool = True,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> FitResult:
+    """Trains ``model(graph, x, deterministic=...) -> logits`` with softmax cross-entropy.
+
+    :func:`fit_full_graph` in float32 with JAX's default matmul precision and no checkpoints:
+    the model and optimizer state are threaded through one jitted step per epoch, compiled
+    ahead of time (reported separately from the epoch times).
+
+    Args:
+      model: an NNX module called as ``model(graph, x, deterministic=bool)``.
+      graph: the graph pytree passed to the model (e.g. a pre-normalised ``GraphsTuple``).
+      x: node features ``[N, F]``.
+      labels: int labels ``[N]``.
+      train_mask: bool ``[N]``, the nodes of the loss.
+      val_mask: bool ``[N]``.
+      test_mask: bool ``[N]``.
+      tx: optax transformation (see :func:`jgnn.train.adam_l2`).
+      epochs: number of full-batch steps.
+      progress: show a tqdm bar.
+      on_epoch: optional callback ``(epoch, record)``.
+
+    Returns:
+      A :class:`FitResult`.
+    """
+    return fit_full_graph(
+        model,
+        graph,
+        x,
+        labels,
+        train_mask,
+        val_mask,
+        test_mask,
+        tx=tx,
+        epochs=epochs,
+        policy=_AS_IS,
+        progress=progress,
+        on_epoch=on_epoch,
+    )

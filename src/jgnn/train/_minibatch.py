@@ -28,7 +28,7 @@ from jgnn.loader import Loader, PaddedBatch, trim_to_layer
 from jgnn.models import BasicGNN
 from jgnn.sparse import as_graph
 from jgnn.train._memory import peak_memory
-from jgnn.train._node_classification import FitResult
+from jgnn.train._result import FitResult
 
 __all__ = ["fit_minibatch", "forward_batch", "training_labels"]
 

@@ -22,8 +22,9 @@ from jgnn.sampling import as_csc_graph
 from jgnn.sparse import SparseTensor
 from jgnn.train._evaluate import ExactEvaluator
 from jgnn.train._minibatch import fit_minibatch, training_labels
-from jgnn.train._node_classification import FitResult, adam_l2
+from jgnn.train._optimizer import adam_l2
 from jgnn.train._recipe import recipe_hparams, resolve_recipe
+from jgnn.train._result import FitResult
 from jgnn.train._sampler_config import SamplerConfig
 from jgnn.train._sources import gcn_normalized_edges, make_source
 

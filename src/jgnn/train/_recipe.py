@@ -13,7 +13,9 @@ from flax import nnx
 
 from jgnn.datasets import NodeDataset
 from jgnn.models import RECIPES, Recipe, prepare_features, prepare_graph
-from jgnn.train._node_classification import FitResult, adam_l2, fit_node_classifier
+from jgnn.train._fit import fit_node_classifier
+from jgnn.train._optimizer import adam_l2
+from jgnn.train._result import FitResult
 
 __all__ = ["recipe_hparams", "resolve_recipe", "train_recipe"]
 
