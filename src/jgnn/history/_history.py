@@ -265,21 +265,23 @@ def restore_histories(histories: Sequence[History], arrays: dict[str, Any]) -> t
       The restored histories.
 
     Raises:
-      ValueError: If the keys or shapes do not match.
+      ValueError: If the keys or shapes do not match (then no table is written).
     """
     expected = {str(i) for i in range(len(histories))}
     if set(arrays) != expected:
         raise ValueError(
             f"restore_histories: expected keys {sorted(expected)}, got {sorted(arrays)}."
         )
-    out = []
-    for i, h in enumerate(histories):
+    for i, h in enumerate(histories):  # every table is checked before any is written
         table = arrays[str(i)]
         if tuple(np.shape(table)) != tuple(h.emb.shape):
             raise ValueError(
                 f"restore_histories: history {i} is {tuple(h.emb.shape)}, the saved table is "
                 f"{tuple(np.shape(table))}."
             )
+    out = []
+    for i, h in enumerate(histories):
+        table = arrays[str(i)]
         if isinstance(h.emb, jax.Array):
             out.append(History(jax.device_put(np.asarray(table, h.emb.dtype), h.emb.sharding)))
         else:

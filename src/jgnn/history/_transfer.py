@@ -17,7 +17,9 @@ gathering step ``t + 1``'s pull would serialise compute and transfers, so the ro
   are *forwarded* on the device: step ``t + 1`` takes them from step ``t``'s outputs, which are
   device arrays already, by an index computed on the host.
 
-So no pulled row is ever stale and no transfer waits for the step before it. With
+So no pulled row is ever stale and no transfer waits for the step before it. (The writer may
+be landing step ``t``'s rows while step ``t + 1``'s gather reads the same table: the rows it
+could see half-written are exactly the forwarded ones, whose gathered values are discarded.) With
 ``transfers="sync"`` every push and pull completes before the next step starts (the
 reference the overlap is measured against).
 """

@@ -179,8 +179,11 @@ class Checkpointer:
     def save(self, step: int, state: Any, *, metadata: Mapping[str, Any] | None = None) -> None:
         """Writes ``state`` and ``metadata`` as step ``step`` and marks it complete.
 
+        A step ``step`` that is already there but incomplete or corrupt (a save killed
+        half-way, which :meth:`restore` skipped with a warning) is replaced, with a warning.
+
         Args:
-            step: The step number (>= 0, larger than every saved step).
+            step: The step number (>= 0, larger than every complete saved step).
             state: A pytree of arrays (e.g. a :class:`jgnn.train.TrainState`, or a tuple of
                 it and history arrays).
             metadata: JSON-serialisable extras (loader state, budget, epoch records...).
@@ -203,6 +206,13 @@ class Checkpointer:
         }
         _canonical(meta["metadata"], "metadata")
         manager = self._open(create=True)
+        if step in self.steps() and self._problem(step) not in (None, "config"):
+            # A save killed after orbax's commit left this step without a complete digest; a
+            # run resumed from an earlier step (restore warned about it) now replaces it.
+            warnings.warn(
+                f"{self.directory}: replacing step {step}, {self._problem(step)}.", stacklevel=2
+            )
+            manager.delete(step)
         try:
             manager.save(
                 step,
@@ -217,10 +227,15 @@ class Checkpointer:
                 f"could not write step {step} to checkpoint directory {self.directory}: {err}"
             ) from err
         folder = self.directory / str(step)
-        _write_json_atomic(
-            folder / _DIGEST,
-            {"config_hash": self.config_hash, "files": _file_digests(folder)},
-        )
+        try:
+            _write_json_atomic(
+                folder / _DIGEST,
+                {"config_hash": self.config_hash, "files": _file_digests(folder)},
+            )
+        except OSError as err:
+            raise CheckpointError(
+                f"could not write step {step} to checkpoint directory {self.directory}: {err}"
+            ) from err
 
     def steps(self) -> list[int]:
         """Steps orbax committed (complete or not), oldest first; [] without a directory."""

@@ -40,8 +40,9 @@ from jgnn.history import (
 )
 from jgnn.loader import Loader
 from jgnn.train._memory import peak_memory
-from jgnn.train._node_classification import FitResult, adam_l2
+from jgnn.train._optimizer import adam_l2
 from jgnn.train._recipe import recipe_hparams, resolve_recipe
+from jgnn.train._result import FitResult
 
 __all__ = ["fit_gas", "train_gas_recipe"]
 
