@@ -17,10 +17,9 @@ import argparse
 import json
 
 from common import add_data_args, load_data
-from flax import nnx
 
-from jgnn.models import RECIPES, prepare_features, prepare_graph
-from jgnn.train import Checkpointer, adam_l2, fit_full_graph
+from jgnn.models import RECIPES
+from jgnn.train import Checkpointer, fit_full_graph, recipe_fit_args, recipe_hparams
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -35,9 +34,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     data, x = load_data(args)
     recipe = RECIPES["gcn"]
-    model = recipe.build(
-        x.shape[1], data.num_classes, recipe.hidden, recipe.dropout, nnx.Rngs(args.seed)
-    )
+    fit_args, tx = recipe_fit_args(recipe, data, x, recipe_hparams(recipe), args.seed)
     checkpointer = None
     if args.checkpoint:
         # Everything that changes the numbers goes into the configuration: a checkpoint
@@ -45,14 +42,8 @@ def main(argv: list[str] | None = None) -> dict:
         config = {k: getattr(args, k) for k in ("dataset", "nodes", "seed", "precision")}
         checkpointer = Checkpointer(args.checkpoint, config=dict(config, model="gcn"))
     result = fit_full_graph(
-        model,
-        prepare_graph(data.graph, len(x), recipe),
-        prepare_features(x, recipe),
-        data.labels,
-        data.train_mask,
-        data.val_mask,
-        data.test_mask,
-        tx=adam_l2(recipe.lr, recipe.weight_decay, decay_paths=recipe.decay_paths),
+        *fit_args,
+        tx=tx,
         epochs=args.epochs,
         policy=args.precision,
         checkpointer=checkpointer,

@@ -175,14 +175,11 @@ def run_full(
     """
     from flax import nnx
 
-    from jgnn.models import RECIPES, prepare_features, prepare_graph
-    from jgnn.train import Checkpointer, FitResult, adam_l2, all_finite, fit_full_graph
+    from jgnn.models import RECIPES
+    from jgnn.train import Checkpointer, FitResult, all_finite, fit_full_graph, recipe_fit_args
 
-    recipe = RECIPES[args.model]
-    x = np.asarray(x)
-    net = recipe.build(
-        x.shape[1], data.num_classes, hparams["hidden"], hparams["dropout"], nnx.Rngs(args.seed)
-    )
+    fit_args, tx = recipe_fit_args(RECIPES[args.model], data, x, hparams, args.seed)
+    net = fit_args[0]
     epochs = hparams["epochs"]
     with contextlib.ExitStack() as stack:
         checkpointer = None
@@ -191,14 +188,8 @@ def run_full(
                 Checkpointer(args.checkpoint_dir, config=checkpoint_config(args, hparams))
             )
         result = fit_full_graph(
-            net,
-            prepare_graph(data.graph, len(x), recipe),
-            prepare_features(x, recipe),
-            data.labels,
-            data.train_mask,
-            data.val_mask,
-            data.test_mask,
-            tx=adam_l2(hparams["lr"], hparams["weight_decay"], decay_paths=recipe.decay_paths),
+            *fit_args,
+            tx=tx,
             epochs=epochs,
             policy=args.precision,
             checkpointer=checkpointer,

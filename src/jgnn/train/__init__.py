@@ -59,6 +59,7 @@ from jgnn.train._profile import PROFILE_CONFIGS as PROFILE_CONFIGS
 from jgnn.train._profile import ProfileSettings as ProfileSettings
 from jgnn.train._profile import load_profile_dataset as load_profile_dataset
 from jgnn.train._profile import profile_training as profile_training
+from jgnn.train._recipe import recipe_fit_args as recipe_fit_args
 from jgnn.train._recipe import recipe_hparams as recipe_hparams
 from jgnn.train._recipe import resolve_recipe as resolve_recipe
 from jgnn.train._recipe import train_recipe as train_recipe
@@ -126,6 +127,7 @@ __all__ = [
     "predict",
     "process_shard",
     "put_global",
+    "recipe_fit_args",
     "recipe_hparams",
     "replicate",
     "resolve_recipe",

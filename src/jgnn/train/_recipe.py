@@ -17,7 +17,7 @@ from jgnn.train._fit import fit_node_classifier
 from jgnn.train._optimizer import adam_l2
 from jgnn.train._result import FitResult
 
-__all__ = ["recipe_hparams", "resolve_recipe", "train_recipe"]
+__all__ = ["recipe_fit_args", "recipe_hparams", "resolve_recipe", "train_recipe"]
 
 
 def resolve_recipe(model: str | Recipe) -> Recipe:
@@ -41,6 +41,39 @@ def recipe_hparams(recipe: Recipe, **overrides: Any) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"unknown hyper-parameters {sorted(unknown)}; expected {list(names)}")
     return {k: getattr(recipe, k) if overrides.get(k) is None else overrides[k] for k in names}
+
+
+def recipe_fit_args(
+    recipe: Recipe, data: NodeDataset, x: Any, hparams: dict[str, Any], seed: int
+) -> tuple[tuple[Any, ...], Any]:
+    """The recipe's model, built for ``data``, and the inputs of a full-batch fit.
+
+    Args:
+      recipe: the :class:`Recipe`.
+      data: the dataset (graph, labels and split masks).
+      x: node features ``[N, F]`` as the model should see them.
+      hparams: the resolved hyper-parameters (:func:`recipe_hparams`).
+      seed: parameter-initialisation and dropout seed.
+
+    Returns:
+      ``(args, tx)``: the positional arguments ``(model, graph, x, labels, train_mask,
+      val_mask, test_mask)`` of :func:`fit_full_graph` / :func:`fit_node_classifier` (the
+      graph and features prepared as the recipe asks) and the recipe's optimizer.
+    """
+    x = np.asarray(x)
+    net = recipe.build(
+        x.shape[1], data.num_classes, hparams["hidden"], hparams["dropout"], nnx.Rngs(seed)
+    )
+    args = (
+        net,
+        prepare_graph(data.graph, len(x), recipe),
+        prepare_features(x, recipe),
+        data.labels,
+        data.train_mask,
+        data.val_mask,
+        data.test_mask,
+    )
+    return args, adam_l2(hparams["lr"], hparams["weight_decay"], decay_paths=recipe.decay_paths)
 
 
 def train_recipe(
@@ -80,20 +113,6 @@ def train_recipe(
     hparams = recipe_hparams(
         recipe, hidden=hidden, lr=lr, weight_decay=weight_decay, dropout=dropout, epochs=epochs
     )
-    x = np.asarray(x)
-    net = recipe.build(
-        x.shape[1], data.num_classes, hparams["hidden"], hparams["dropout"], nnx.Rngs(seed)
-    )
-    result = fit_node_classifier(
-        net,
-        prepare_graph(data.graph, len(x), recipe),
-        prepare_features(x, recipe),
-        data.labels,
-        data.train_mask,
-        data.val_mask,
-        data.test_mask,
-        tx=adam_l2(hparams["lr"], hparams["weight_decay"], decay_paths=recipe.decay_paths),
-        epochs=hparams["epochs"],
-        progress=progress,
-    )
+    fit_args, tx = recipe_fit_args(recipe, data, x, hparams, seed)
+    result = fit_node_classifier(*fit_args, tx=tx, epochs=hparams["epochs"], progress=progress)
     return FitResult({**hparams, **result.metrics}, result.history)
