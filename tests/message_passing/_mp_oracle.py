@@ -12,6 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgnn.graph import from_edge_index
+from jgnn.sparse import SparseTensor
+
 
 @dataclasses.dataclass(frozen=True)
 class Topo:
@@ -120,3 +123,51 @@ def np_reduce(messages: np.ndarray, dst: np.ndarray, n: int, aggregate: str) -> 
         else:
             out[i] = getattr(np, aggregate)(m, axis=0)
     return out
+
+
+# Inputs shared by the propagate tests.
+
+TOL = {"rtol": 2e-5, "atol": 2e-5}
+F = 3
+D = 2
+
+
+def graphs_tuple(topo, nodes=True):
+    """``topo`` as a GraphsTuple (zero node features unless ``nodes`` is False)."""
+    return from_edge_index(
+        topo.edge_index, topo.n_src, nodes=jnp.zeros((topo.n_src, 1)) if nodes else None
+    )
+
+
+def coo_perm(topo):
+    """Order of the edges inside ``SparseTensor(dst, src)`` (row-major; unique edges)."""
+    return np.lexsort((topo.src, topo.dst))
+
+
+def adj_t(topo, value=None):
+    """``topo`` as a SparseTensor ``adj_t`` (rows = targets), edge values permuted with it."""
+    perm = coo_perm(topo)
+    value = None if value is None else jnp.asarray(value)[perm]
+    adj = SparseTensor(topo.dst[perm], topo.src[perm], value, (topo.n_dst, topo.n_src))
+    row, col, _ = adj.coo()
+    np.testing.assert_array_equal(np.asarray(row), topo.dst[perm])  # sanity: order kept
+    np.testing.assert_array_equal(np.asarray(col), topo.src[perm])
+    return adj
+
+
+def node_edge_data(topo, seed=0, f=F, d=D):
+    """Node features, edge features and an output cotangent for ``topo``."""
+    x = normal(seed, (topo.n_src, f))
+    ea = normal(seed + 1000, (topo.num_edges, d))
+    cot = normal(seed + 2000, (topo.n_dst, f))
+    return x, ea, cot
+
+
+def msg(edges):
+    """A message reading x_j, x_i and edge_attr."""
+    return edges.x_j * edges.edge_attr[:, :1] + jnp.tanh(edges.x_i)
+
+
+def msg_oracle(topo, x, ea):
+    """:func:`msg` computed per edge from the edge lists."""
+    return x[topo.src] * ea[:, :1] + jnp.tanh(x[topo.dst])
