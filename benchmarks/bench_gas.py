@@ -106,7 +106,7 @@ def run_accuracy(args: argparse.Namespace) -> None:
             build = s.build or recipe.build
             epochs = args.epochs or s.epochs
             accs, times, evals, compiles = [], [], [], []
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 model = build(
                     x.shape[1], data.num_classes, recipe.hidden, recipe.dropout, nnx.Rngs(seed)
                 )
@@ -376,6 +376,7 @@ def main() -> None:
     a.add_argument("--datasets", nargs="+", default=["cora", "citeseer"])
     a.add_argument("--models", nargs="+", default=["gcn", "gat", "appnp", "gcn2"])
     a.add_argument("--seeds", type=int, default=5)
+    a.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed+1, ...")
     a.add_argument("--epochs", type=int, default=None, help="override every setting's epochs")
     m = sub.add_parser("memory")
     m.add_argument("--sizes", nargs="+", type=int, default=[100_000, 1_000_000, 4_000_000])

@@ -5,8 +5,10 @@ exact resume) and :func:`fit_node_classifier` (its float32 form), with the recip
 :func:`train_recipe`. Mini-batch: :func:`fit_minibatch` (one jitted step per padded batch of a
 ``jgnn.loader.Loader``, exact evaluation with :class:`ExactEvaluator`), the batch sources of a
 :class:`SamplerConfig` and :func:`train_minibatch_recipe`. GNNAutoScale: :func:`fit_gas` and
-:func:`train_gas_recipe`. Several devices and processes: :func:`data_parallel_step`,
-:func:`shard_full_graph`, :func:`initialize_distributed`. Checkpoints: :class:`Checkpointer`.
+:func:`train_gas_recipe`; on several devices with one shared set of histories,
+:func:`fit_gas_parallel` (:class:`GASParallelStep`). Several devices and processes:
+:func:`data_parallel_step`, :func:`shard_full_graph`, :func:`initialize_distributed`.
+Checkpoints: :class:`Checkpointer`.
 """
 
 from jgnn.train._checkpoint import Checkpointer as Checkpointer
@@ -27,6 +29,8 @@ from jgnn.train._fit import fit_node_classifier as fit_node_classifier
 from jgnn.train._fit import masked_accuracy as masked_accuracy
 from jgnn.train._gas import fit_gas as fit_gas
 from jgnn.train._gas import train_gas_recipe as train_gas_recipe
+from jgnn.train._gas_parallel import GASParallelStep as GASParallelStep
+from jgnn.train._gas_parallel import fit_gas_parallel as fit_gas_parallel
 from jgnn.train._loss_scale import LossScale as LossScale
 from jgnn.train._loss_scale import LossScaleState as LossScaleState
 from jgnn.train._loss_scale import all_finite as all_finite
@@ -88,6 +92,7 @@ __all__ = [
     "ExactEvaluator",
     "FitResult",
     "FullGraphBatch",
+    "GASParallelStep",
     "LossScale",
     "LossScaleState",
     "Policy",
@@ -110,6 +115,7 @@ __all__ = [
     "dynamic_loss_scale",
     "fit_full_graph",
     "fit_gas",
+    "fit_gas_parallel",
     "fit_minibatch",
     "fit_node_classifier",
     "forward_batch",

@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -46,16 +46,38 @@ from jgnn.train._result import FitResult
 
 __all__ = ["fit_gas", "train_gas_recipe"]
 
+_SPLITS = ("train", "val", "test")
+
+
+def _train_rows(batch):
+    """bool ``[B_pad]``: the batch rows the loss counts (real seeds with a label ``y >= 0``)."""
+    num_b = batch.node_blocks[0]
+    return (batch.y[:num_b] >= 0) & batch.seed_mask[:num_b]
+
 
 def _loss(program, model, batch, halos):
     """Softmax cross-entropy over the batch rows with a label (``y >= 0``)."""
     logits, pushed = gas_forward(program, model, batch, halos, deterministic=False)
-    num_b = batch.node_blocks[0]
-    labels = batch.y[:num_b]
-    train = (labels >= 0) & batch.seed_mask[:num_b]
+    labels = batch.y[: batch.node_blocks[0]]
+    train = _train_rows(batch)
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(labels, 0))
     count = jnp.maximum(jnp.sum(train.astype(losses.dtype)), 1.0)
     return jnp.sum(jnp.where(train, losses, 0.0)) / count, pushed
+
+
+def _loss_and_grads(graphdef: Any, program: Any, state: Any, batch: Any, halos: Any) -> tuple:
+    """``(model, optimizer, loss, pushed, grads)`` of one batch (traced inside a step)."""
+    model, optimizer = nnx.merge(graphdef, state)
+    grad_fn = nnx.value_and_grad(lambda m: _loss(program, m, batch, halos), has_aux=True)
+    (loss, pushed), grads = grad_fn(model)
+    return model, optimizer, loss, pushed, grads
+
+
+def _apply_grads(model: Any, optimizer: Any, grads: Any) -> Any:
+    """One optimizer update; returns the new ``(model, optimizer)`` state."""
+    with jax.numpy_dtype_promotion("standard"):  # optax's int32 step count, strict mode
+        optimizer.update(model, grads)
+    return nnx.state((model, optimizer))
 
 
 def _make_steps(graphdef: Any, program: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -63,12 +85,10 @@ def _make_steps(graphdef: Any, program: Any) -> tuple[Callable[..., Any], Callab
     ``(state, tables, batch)``, both returning ``(state, loss, pushed | tables)``."""
 
     def core(state, batch, halos):
-        model, optimizer = nnx.merge(graphdef, state)
-        grad_fn = nnx.value_and_grad(lambda m: _loss(program, m, batch, halos), has_aux=True)
-        (loss, pushed), grads = grad_fn(model)
-        with jax.numpy_dtype_promotion("standard"):  # optax's int32 step count, strict mode
-            optimizer.update(model, grads)
-        return nnx.state((model, optimizer)), loss, pushed
+        model, optimizer, loss, pushed, grads = _loss_and_grads(
+            graphdef, program, state, batch, halos
+        )
+        return _apply_grads(model, optimizer, grads), loss, pushed
 
     def host_step(state, batch, halos, forward, previous):
         return core(state, batch, forward_halos(halos, forward, previous))
@@ -103,6 +123,13 @@ def _stores(
     return hists, ctx
 
 
+def _host_batch(source: GASBatches, sub: Any, xs: np.ndarray, y_train: np.ndarray) -> Any:
+    """``sub`` padded to the source's budget with its features and labels (host arrays)."""
+    batch = source.pad(sub)
+    n = xs.shape[0]
+    return batch.replace(x=pull(History(xs), batch.n_id), y=y_train[np.minimum(batch.n_id, n - 1)])
+
+
 def _compile_step(
     graphdef: Any,
     state: Any,
@@ -115,11 +142,7 @@ def _compile_step(
 ) -> Any:
     """The train step compiled ahead of time for the shapes of the source's budget."""
     host_step, device_step = _make_steps(graphdef, gm.program)
-    n = xs.shape[0]
-    example = source.pad(source.get(0, 0))
-    example = example.replace(
-        x=pull(History(xs), example.n_id), y=y_train[np.minimum(example.n_id, n - 1)]
-    )
+    example = _host_batch(source, source.get(0, 0), xs, y_train)
     num_b, num_h = example.node_blocks
     cpu = jax.default_backend() == "cpu"  # the CPU backend cannot donate
     if storage == "device":
@@ -167,6 +190,59 @@ def _memory(compiled: Any) -> dict[str, int]:
         "step_temp_bytes": int(m.temp_size_in_bytes),
         "step_output_bytes": int(m.output_size_in_bytes),
     }
+
+
+class _GASInputs(NamedTuple):
+    """The inputs of a GAS loop in the partition's contiguous numbering (host arrays)."""
+
+    gm: GASModel  # the model in GAS mode
+    data: GASData  # the METIS partition
+    xs: np.ndarray  # [N, F] features
+    ys: np.ndarray  # [N] labels
+    masks: dict[str, np.ndarray]  # "train", "val", "test" -> bool [N]
+    y_train: np.ndarray  # [N] labels of training nodes, -1 elsewhere
+    train_per_part: np.ndarray  # [num_parts] training nodes per part
+
+
+def _gas_inputs(
+    model: Any,
+    graph: Any,
+    x: Any,
+    labels: Any,
+    masks: tuple[Any, Any, Any],
+    num_parts: int,
+    cache_dir: str | os.PathLike[str] | None,
+) -> _GASInputs:
+    """Partitions ``graph`` for ``model`` and renumbers features, labels and split masks.
+
+    Host-side: not jittable.
+
+    Args:
+      model: A model :func:`jgnn.history.gas_program` supports.
+      graph: The raw symmetric graph.
+      x: ``[N, F]`` node features.
+      labels: int ``[N]`` labels.
+      masks: The bool ``[N]`` train, val and test masks.
+      num_parts: METIS parts.
+      cache_dir: METIS cache folder.
+
+    Returns:
+      The :class:`_GASInputs`.
+    """
+    x = np.asarray(x, np.float32)
+    gm = GASModel(model, x.shape[1])
+    data = GASData(
+        graph,
+        num_parts=num_parts,
+        num_nodes=x.shape[0],
+        normalize=gm.program.normalize,
+        cache_dir=cache_dir,
+    )
+    ys = data.permute(np.asarray(labels, np.int32))
+    named = {k: data.permute(np.asarray(m, bool)) for k, m in zip(_SPLITS, masks, strict=True)}
+    train_per_part = np.bincount(data.part_of[named["train"]], minlength=data.num_parts)
+    y_train = np.where(named["train"], ys, -1).astype(np.int32)
+    return _GASInputs(gm, data, data.permute(x), ys, named, y_train, train_per_part)
 
 
 def fit_gas(
@@ -251,22 +327,10 @@ def fit_gas(
         raise ValueError(f"epochs and eval_every must be >= 1, got {epochs}, {eval_every}")
     if storage == "device" and transfers != "async":
         raise ValueError("`transfers` applies to host storages; storage='device' has none.")
-    x = np.asarray(x, np.float32)
-    gm = GASModel(model, x.shape[1])
-    data = GASData(
-        graph,
-        num_parts=num_parts,
-        num_nodes=x.shape[0],
-        normalize=gm.program.normalize,
-        cache_dir=cache_dir,
+    gm, data, xs, ys, masks, y_train, train_per_part = _gas_inputs(
+        model, graph, x, labels, (train_mask, val_mask, test_mask), num_parts, cache_dir
     )
     n = data.num_nodes
-    xs = data.permute(x)
-    ys = data.permute(np.asarray(labels, np.int32))
-    masks = {
-        k: data.permute(np.asarray(m, bool))
-        for k, m in (("train", train_mask), ("val", val_mask), ("test", test_mask))
-    }
     hists, ctx = _stores(gm, n, storage, histories_dir, device)
     infer = MiniInference(
         gm, data, xs, parts_per_batch=eval_parts_per_batch or parts_per_batch, device=device
@@ -278,8 +342,6 @@ def fit_gas(
     source = GASBatches(
         data, parts_per_batch, shuffle=True, seed=seed, budget=budget, epochs=epochs
     )
-    train_per_part = np.bincount(data.part_of[masks["train"]], minlength=data.num_parts)
-    y_train = np.where(masks["train"], ys, -1).astype(np.int32)
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     graphdef, state = nnx.split((model, optimizer))
 
