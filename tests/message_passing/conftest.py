@@ -7,4 +7,23 @@ pytest runs with ``--import-mode=importlib``, which does not put test directorie
 import os
 import sys
 
+import pytest
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def gspmm_calls(monkeypatch):
+    """Records the ``(x, edge values)`` arguments of every gspmm call propagate makes (the
+    fused path)."""
+    import jgnn.message_passing._propagate as propagate_mod
+
+    calls = []
+    real = propagate_mod.gspmm
+
+    def spy(*args, **kwargs):
+        calls.append(args[1:3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(propagate_mod, "gspmm", spy)
+    return calls

@@ -12,7 +12,6 @@ from _mp_oracle import dense_reduce, normal, random_topo, uniform
 from flax import nnx
 
 import jgnn.message_passing._module as module_mod
-import jgnn.message_passing._propagate as propagate_mod
 from jgnn import fn
 from jgnn.graph import from_edge_index
 from jgnn.message_passing import MessagePassing, aggregate_messages
@@ -110,19 +109,6 @@ def test_base_defaults_are_weighted_sum_and_own_no_state():
     # The same layer on adj_t runs the fused path; the stored values are the weights.
     adj = SparseTensor(topo.dst, topo.src, w, (topo.n_dst, topo.n_src))
     np.testing.assert_allclose(base(adj, x), want, **TOL)
-
-
-@pytest.fixture
-def gspmm_calls(monkeypatch):
-    calls = []
-    real = propagate_mod.gspmm
-
-    def spy(*args, **kwargs):
-        calls.append(args[1:3])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(propagate_mod, "gspmm", spy)
-    return calls
 
 
 class WeightedMultiAggr(MessagePassing):

@@ -20,7 +20,6 @@ from _mp_oracle import (
     uniform,
 )
 
-import jgnn.message_passing._propagate as propagate_mod
 from jgnn import fn
 from jgnn.message_passing import propagate
 
@@ -35,20 +34,6 @@ def _fusable_message(name):
         "u_mul_e": fn.u_mul_e,
         "e_mul_u": fn.e_mul_u,
     }[name]
-
-
-@pytest.fixture
-def gspmm_calls(monkeypatch):
-    """Counts calls to gspmm made by propagate (the fused path)."""
-    calls = []
-    real = propagate_mod.gspmm
-
-    def spy(*args, **kwargs):
-        calls.append(args[1:3])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(propagate_mod, "gspmm", spy)
-    return calls
 
 
 FUSED_REDUCES = ("sum", "mean", "max", "min")
